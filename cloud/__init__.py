@@ -1,0 +1,1 @@
+"""The cloud service: FastAPI app, models, services, migrations and push."""

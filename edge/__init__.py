@@ -1,0 +1,1 @@
+"""The building gateway: site config, polling, SQLite buffer, local rules, health."""

@@ -1,0 +1,1 @@
+"""The ``pams`` umbrella command: edge, cloud, sim and demo subcommands."""

@@ -1,0 +1,3 @@
+from pams.cli import app
+
+app()

@@ -1,0 +1,23 @@
+"""The edge-cloud contract: batch schema, versions, and the uplink client."""
+
+from sync.schema import (
+    SCHEMA_VERSION,
+    Batch,
+    BatchAck,
+    Event,
+    Gap,
+    Priority,
+    Quality,
+    Reading,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Batch",
+    "BatchAck",
+    "Event",
+    "Gap",
+    "Priority",
+    "Quality",
+    "Reading",
+]
