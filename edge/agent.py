@@ -1,0 +1,409 @@
+"""The gateway agent: polls devices, commits to the buffer, forwards to the cloud.
+
+Three kinds of tasks share one event loop:
+
+- one poll loop per polled device, on its own interval from the monotonic clock (a
+  bus serialises the devices that share it, so a slow device delays only its bus);
+- the writer, which commits what the poll loops took every few milliseconds, so a
+  crash loses at most the poll cycle in flight;
+- the uplink, which sends the oldest unsent range and forgets it only when the cloud
+  acknowledged that exact batch.
+
+Stopping is two-phase: polling stops first, then the uplink drains the buffer for up
+to ``drain_timeout_s`` (records that do not make it stay buffered for the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
+
+from drivers.types import DeviceEvent, Reading
+from edge.buffer import Batch, Buffer, BufferFullError, NewRecord
+from edge.clock import WallClockGuard, current_boot_id
+from edge.config import SiteConfig
+from edge.metrics import GatewayMetrics
+from edge.records import event_row, reading_row, wire_record
+from sync.uplink import (
+    AckMismatchError,
+    AuthError,
+    BatchRejectedError,
+    BatchTooLargeError,
+    TransientError,
+    UplinkClient,
+    encode_batch,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class PolledDevice(Protocol):
+    """What a poll loop needs of a device; the Modbus driver's devices are this."""
+
+    device_id: str
+
+    @property
+    def online(self) -> bool: ...
+
+    async def poll(self) -> list[Reading]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    device: PolledDevice
+    protocol: str
+    interval_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one run of the gateway did, written to ``last_run.json`` on exit."""
+
+    readings_committed: int
+    events_committed: int
+    records_synced: int
+    records_evicted: int
+    records_set_aside: int
+    buffer_depth: int
+    last_seq: int
+    drained: bool
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        metrics: GatewayMetrics | None = None,
+        clock: WallClockGuard | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or GatewayMetrics()
+        self.clock = clock or WallClockGuard()
+        self.boot_id = current_boot_id()
+        data_dir = config.gateway.data_dir
+        self.buffer = Buffer(
+            data_dir / "buffer.db",
+            boot_id=self.boot_id,
+            max_bytes=config.buffer.max_bytes,
+            max_age_s=config.buffer.max_age_days * 86400,
+            synchronous=config.buffer.synchronous,
+        )
+        self._pending: list[NewRecord] = []
+        self._new_data = asyncio.Event()
+        self._committed = {"reading": 0, "event": 0}
+        self._synced = 0
+        self._stop_polling = asyncio.Event()
+        self._protocols: dict[str, str] = {}
+        self._depth_checked_at = 0.0
+        self.metrics.last_seq.set(self.buffer.last_seq)
+
+    # --- what drivers report -----------------------------------------------------
+
+    def publish(self, items: Sequence[Reading | DeviceEvent]) -> None:
+        """Take readings and events from a poll or a push driver (the DeviceSink)."""
+        clock = self.clock.sample()
+        urgent = False
+        for item in items:
+            if isinstance(item, Reading):
+                self._pending.append(reading_row(item, clock))
+            else:
+                self._pending.append(event_row(item, clock))
+                urgent = urgent or item.alarm
+        if urgent:
+            self._flush()
+
+    def set_online(
+        self, device_id: str, online: bool, reason: str | None = None
+    ) -> None:
+        protocol = self._protocols.get(device_id, "unknown")
+        self.metrics.device_online.labels(device_id, protocol).set(1 if online else 0)
+
+    # --- running -----------------------------------------------------------------
+
+    async def run(
+        self, stop: asyncio.Event, *, drain_timeout_s: float = 30.0
+    ) -> RunSummary:
+        async with self._devices() as targets:
+            for target in targets:
+                self._protocols[target.device.device_id] = target.protocol
+            writer = asyncio.create_task(self._writer(), name="edge-writer")
+            uplink = asyncio.create_task(self._uplink(), name="edge-uplink")
+            polls = [
+                asyncio.create_task(
+                    self._poll_loop(t), name=f"poll-{t.device.device_id}"
+                )
+                for t in targets
+            ]
+            await stop.wait()
+            logger.info(
+                "stopping: polling ends, the buffer drains for up to %s s",
+                drain_timeout_s,
+            )
+            self._stop_polling.set()
+            for task in polls:
+                task.cancel()
+            await asyncio.gather(*polls, return_exceptions=True)
+        self._flush()
+        drained = await self._drain(uplink, drain_timeout_s)
+        writer.cancel()
+        uplink.cancel()
+        await asyncio.gather(writer, uplink, return_exceptions=True)
+        self._flush()
+        summary = self._summary(drained)
+        self._write_summary(summary)
+        self.buffer.close()
+        return summary
+
+    @contextlib.asynccontextmanager
+    async def _devices(self) -> AsyncIterator[list[PollTarget]]:
+        """Open every configured bus and add its devices."""
+        from drivers.modbus import ModbusRtuBus, ModbusTcpBus, load_profile
+
+        targets: list[PollTarget] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for tcp in self.config.modbus_tcp:
+                bus = await stack.enter_async_context(
+                    ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+                )
+                for dev in tcp.devices:
+                    device = bus.add_device(
+                        dev.id,
+                        dev.unit_id,
+                        load_profile(dev.profile),
+                        timeout_s=dev.timeout_s,
+                    )
+                    targets.append(
+                        PollTarget(device, "modbus-tcp", dev.poll_interval_s)
+                    )
+            for rtu in self.config.modbus_rtu:
+                bus = await stack.enter_async_context(
+                    ModbusRtuBus(
+                        port=rtu.port,
+                        baudrate=rtu.baudrate,
+                        parity=rtu.parity,
+                        stopbits=rtu.stopbits,
+                        bytesize=rtu.bytesize,
+                        timeout_s=rtu.timeout_s,
+                        frame_gap_s=rtu.frame_gap_ms / 1000,
+                    )
+                )
+                for dev in rtu.devices:
+                    device = bus.add_device(
+                        dev.id,
+                        dev.unit_id,
+                        load_profile(dev.profile),
+                        timeout_s=dev.timeout_s,
+                    )
+                    targets.append(
+                        PollTarget(device, "modbus-rtu", dev.poll_interval_s)
+                    )
+            yield targets
+
+    async def _poll_loop(self, target: PollTarget) -> None:
+        device, interval = target.device, target.interval_s
+        device_id = device.device_id
+        next_at = time.monotonic()
+        while not self._stop_polling.is_set():
+            try:
+                readings = await device.poll()
+            except Exception:  # a driver bug must not silence the device for good
+                logger.exception("%s: poll failed unexpectedly", device_id)
+                readings = []
+            self.publish(readings)
+            self.metrics.polls.labels(device_id).inc()
+            self.metrics.device_online.labels(device_id, target.protocol).set(
+                1 if device.online else 0
+            )
+            next_at += interval
+            now = time.monotonic()
+            if next_at < now:
+                self.metrics.poll_overruns.labels(device_id).inc()
+                next_at = now + interval - (now - next_at) % interval
+            await asyncio.sleep(next_at - now)
+
+    # --- buffer ------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        interval = self.config.buffer.commit_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Commit what the poll loops took; the one place records enter the buffer."""
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        try:
+            self.buffer.append(records)
+        except BufferFullError:
+            logger.exception(
+                "buffer full; %d records kept in memory for now", len(records)
+            )
+            self._pending[:0] = records
+            return
+        events = sum(1 for r in records if r.kind == 1)
+        self._committed["event"] += events
+        self._committed["reading"] += len(records) - events
+        self.metrics.records_committed.labels("event").inc(events)
+        self.metrics.records_committed.labels("reading").inc(len(records) - events)
+        self.metrics.last_seq.set(self.buffer.last_seq)
+        self._new_data.set()
+
+    # --- uplink ------------------------------------------------------------------
+
+    async def _uplink(self) -> None:
+        cloud = self.config.cloud
+        ca = str(cloud.ca_file) if cloud.ca_file else True
+        limit = cloud.batch_max_records
+        async with UplinkClient(
+            base_url=cloud.url,
+            token=cloud.token(),
+            verify=ca,
+            timeout_s=cloud.timeout_s,
+        ) as client:
+            while True:
+                self._update_depth()
+                batch = self.buffer.next_batch(limit)
+                if batch is None:
+                    self._new_data.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._new_data.wait(), cloud.sync_interval_s
+                        )
+                    continue
+                try:
+                    await self._send(client, batch)
+                except BatchTooLargeError as exc:
+                    limit = max(1, len(batch.records) // 2)
+                    logger.warning(
+                        "cloud: batch too large (%s); sending %d at a time", exc, limit
+                    )
+                    continue
+                except BatchRejectedError as exc:
+                    if len(batch.records) > 1:
+                        limit = max(1, len(batch.records) // 2)
+                        logger.warning(
+                            "cloud refused a batch (%s); narrowing to %d", exc, limit
+                        )
+                    else:
+                        self.buffer.set_aside(
+                            [r.seq for r in batch.records], exc.detail
+                        )
+                        self.metrics.records_set_aside.inc(len(batch.records))
+                    continue
+                limit = min(cloud.batch_max_records, limit * 2)
+
+    async def _send(self, client: UplinkClient, batch: Batch) -> None:
+        readings: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for record in batch.records:
+            is_reading, wire = wire_record(record)
+            (readings if is_reading else events).append(wire)
+        gaps = [asdict(g) for g in batch.gaps]
+        batch_id = f"{self.config.gateway.id}:{batch.first_seq}-{batch.last_seq}"
+        body = encode_batch(
+            gateway_id=self.config.gateway.id,
+            batch_id=batch_id,
+            first_seq=batch.first_seq,
+            last_seq=batch.last_seq,
+            readings=readings,
+            events=events,
+            gaps=gaps,
+        )
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(
+                (TransientError, AuthError, AckMismatchError)
+            ),
+            wait=wait_random_exponential(
+                multiplier=self.config.cloud.backoff_initial_s,
+                max=self.config.cloud.backoff_max_s,
+            ),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                ack = await client.send(
+                    body,
+                    batch_id=batch_id,
+                    first_seq=batch.first_seq,
+                    last_seq=batch.last_seq,
+                )
+        self.buffer.ack(batch.first_seq, batch.last_seq)
+        synced = len(batch.records)
+        self._synced += synced
+        self.metrics.records_synced.inc(synced)
+        self.metrics.batches_sent.inc()
+        self.metrics.cloud_reachable.set(1)
+        if ack.duplicates:
+            logger.info(
+                "cloud already had %d of the %d records of %s (a retried batch)",
+                ack.duplicates,
+                synced,
+                batch_id,
+            )
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = type(exc).__name__ if exc else "unknown"
+        self.metrics.uplink_failures.labels(reason).inc()
+        self.metrics.cloud_reachable.set(0)
+        log = logger.warning if state.attempt_number == 1 else logger.debug
+        log("uplink: %s (attempt %d); retrying", exc, state.attempt_number)
+
+    async def _drain(self, uplink: asyncio.Task[None], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if uplink.done():
+                break
+            self._flush()
+            if self.buffer.next_batch(1) is None and not self._pending:
+                return True
+            await asyncio.sleep(0.05)
+        return self.buffer.next_batch(1) is None and not self._pending
+
+    def _update_depth(self) -> None:
+        now = time.monotonic()
+        if now - self._depth_checked_at < 1.0:
+            return
+        self._depth_checked_at = now
+        stats = self.buffer.stats()
+        self.metrics.buffer_depth.set(stats.depth)
+        age = 0.0
+        if stats.oldest_ts_us is not None:
+            age = max(0.0, time.time() - stats.oldest_ts_us / 1e6)
+        self.metrics.oldest_unsent_age.set(age)
+
+    # --- reporting ---------------------------------------------------------------
+
+    def _summary(self, drained: bool) -> RunSummary:
+        stats = self.buffer.stats()
+        return RunSummary(
+            readings_committed=self._committed["reading"],
+            events_committed=self._committed["event"],
+            records_synced=self._synced,
+            records_evicted=stats.evicted_total,
+            records_set_aside=stats.set_aside_total,
+            buffer_depth=stats.depth,
+            last_seq=stats.last_seq,
+            drained=drained,
+        )
+
+    def _write_summary(self, summary: RunSummary) -> None:
+        path = self.config.gateway.data_dir / "last_run.json"
+        path.write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")

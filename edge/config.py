@@ -1,0 +1,170 @@
+"""The site configuration: one TOML file that lists the gateway's buses and devices.
+
+Loading validates everything a running gateway would otherwise trip over later: field
+types and ranges, unknown keys (a typo is an error, not a silently ignored setting),
+duplicate device ids, and every device's firmware profile, which must load and pass its
+own validation. Errors name the file and the place in it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DeviceId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+
+
+class ConfigError(Exception):
+    """The site configuration cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySection(_Section):
+    id: DeviceId
+    data_dir: Path = Path("var/edge")
+
+
+class CloudSection(_Section):
+    url: str = Field(pattern=r"^https?://")
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    batch_max_records: int = Field(default=5000, ge=1, le=20_000)
+    sync_interval_s: float = Field(default=1.0, gt=0)
+    timeout_s: float = Field(default=15.0, gt=0)
+    backoff_initial_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=5.0, gt=0)
+
+    def token(self) -> str:
+        """The gateway token: from ``PAMS_EDGE_TOKEN`` or the token file."""
+        env = os.environ.get("PAMS_EDGE_TOKEN")
+        if env:
+            return env.strip()
+        if self.token_file is None:
+            raise ConfigError(
+                "no gateway token: set PAMS_EDGE_TOKEN or [cloud] token_file"
+            )
+        try:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read [cloud] token_file {self.token_file}: {exc}"
+            ) from exc
+
+
+class BufferSection(_Section):
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    max_age_days: float = Field(default=30, gt=0)
+    commit_interval_ms: int = Field(default=50, ge=1, le=5000)
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+
+class HealthSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9101, ge=0, le=65535)
+
+
+class ModbusDevice(_Section):
+    id: DeviceId
+    unit_id: int = Field(ge=0, le=247)
+    profile: str
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+class ModbusTcpBus(_Section):
+    id: DeviceId
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+    timeout_s: float = Field(default=1.0, gt=0)
+    devices: list[ModbusDevice] = Field(min_length=1)
+
+
+class ModbusRtuBus(_Section):
+    id: DeviceId
+    port: str
+    baudrate: int = Field(default=9600, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    timeout_s: float = Field(default=0.5, gt=0)
+    frame_gap_ms: float = Field(default=5.0, ge=0)
+    devices: list[ModbusDevice] = Field(min_length=1)
+
+
+class SiteConfig(_Section):
+    gateway: GatewaySection
+    cloud: CloudSection
+    buffer: BufferSection = BufferSection()
+    health: HealthSection = HealthSection()
+    modbus_tcp: list[ModbusTcpBus] = Field(default_factory=list)
+    modbus_rtu: list[ModbusRtuBus] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SiteConfig:
+        seen: set[str] = set()
+        for device_id in self.device_ids():
+            if device_id in seen:
+                raise ValueError(f"device id {device_id!r} is used twice")
+            seen.add(device_id)
+        return self
+
+    def device_ids(self) -> list[str]:
+        ids = [d.id for bus in self.modbus_tcp for d in bus.devices]
+        ids += [d.id for bus in self.modbus_rtu for d in bus.devices]
+        return ids
+
+
+def load_config(path: Path) -> SiteConfig:
+    """Read and validate a site configuration file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read site configuration {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        config = SiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from exc
+    _check_profiles(path, config)
+    return config
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem naming where it is: ``modbus_rtu[0].devices[1].unit_id``."""
+    lines = []
+    for err in exc.errors():
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+        ).lstrip(".")
+        lines.append(f"{where or 'top level'}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def _check_profiles(path: Path, config: SiteConfig) -> None:
+    from drivers.errors import ProfileError
+    from drivers.modbus import load_profile
+
+    places = [
+        (f"modbus_tcp[{b}].devices[{d}]", device)
+        for b, bus in enumerate(config.modbus_tcp)
+        for d, device in enumerate(bus.devices)
+    ] + [
+        (f"modbus_rtu[{b}].devices[{d}]", device)
+        for b, bus in enumerate(config.modbus_rtu)
+        for d, device in enumerate(bus.devices)
+    ]
+    for where, device in places:
+        try:
+            load_profile(device.profile)
+        except ProfileError as exc:
+            raise ConfigError(f"{path}: {where} ({device.id}): {exc}") from exc
