@@ -7,7 +7,13 @@ A Raspberry Pi with only ``pams[edge]`` gets ``pams edge``; a developer machine 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import shutil
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -28,3 +34,43 @@ for _name, (_module, _help) in _PARTS.items():
         logger.debug("pams %s unavailable: %s", _name, exc)
         continue
     app.add_typer(_sub, name=_name, help=_help)
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds (default: run until Ctrl-C)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="No live view; print one JSON summary.")
+    ] = False,
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its databases and logs.")
+    ] = Path("var/demo"),
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Building scenario (default: the demo building)."),
+    ] = None,
+) -> None:
+    """Run a simulated building, its gateway and the cloud, and show the flow."""
+    from pams.demo import DemoError, Progress, demo_run, summarise
+    from pams.live import watch
+
+    if json_output and duration is None:
+        raise typer.BadParameter("--json needs --duration", param_hint="--json")
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    scenario = scenario or Path(str(files("sim") / "scenarios" / "demo.toml"))
+    started = time.monotonic()
+    try:
+        with demo_run(workdir.resolve(), scenario) as run:
+            last: Progress = watch(run, duration, live=not json_output)
+            summary = summarise(run, round(time.monotonic() - started, 1), last)
+    except DemoError as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    if json_output:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(json.dumps(summary, indent=2))

@@ -1,0 +1,345 @@
+"""``pams demo``: a simulated building, its gateway and the cloud, on one machine.
+
+Each part runs as its own process, exactly as it would in production: the cloud
+(``pams cloud serve`` on SQLite), the simulator (``pams sim run`` with the demo
+building), and the gateway (``pams edge run`` with a site configuration generated from
+the simulator's wiring). Everything binds to loopback. This module only orchestrates
+and counts: it imports none of the parts, and reads the gateway's progress from its
+Prometheus endpoint and the cloud's from its API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+GATEWAY_ID = "demo-gw"
+ADMIN_EMAIL = "demo@pams.example.com"
+
+
+class DemoError(Exception):
+    """A part of the demo did not start or did not answer."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pams_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pams", *args]
+
+
+@dataclass
+class Progress:
+    """What the live view shows, refreshed from the gateway and the cloud."""
+
+    devices: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    committed: int = 0
+    synced: int = 0
+    buffered: int = 0
+    in_cloud: int = 0
+    cloud_up: bool = False
+
+    def by_protocol(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for protocol, online in self.devices.values():
+            if online:
+                counts[protocol] = counts.get(protocol, 0) + 1
+        return counts
+
+
+@dataclass
+class DemoRun:
+    """One demo: the working directory, the processes, and how to reach them."""
+
+    workdir: Path
+    scenario: Path
+    cloud_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def cloud_url(self) -> str:
+        return f"http://127.0.0.1:{self.cloud_port}"
+
+    @property
+    def cloud_dir(self) -> Path:
+        return self.workdir / "cloud"
+
+    @property
+    def edge_dir(self) -> Path:
+        return self.workdir / "edge"
+
+    # --- starting ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for sub in ("cloud", "edge", "sim", "logs"):
+            (self.workdir / sub).mkdir(exist_ok=True)
+        self._prepare_cloud()
+        self._spawn(
+            "cloud",
+            "cloud",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.cloud_port),
+            "--data-dir",
+            str(self.cloud_dir),
+        )
+        wiring = self.workdir / "sim" / "wiring.json"
+        self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
+        self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
+        self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+        site = self.workdir / "edge" / "site.toml"
+        site.write_text(
+            site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
+        )
+        self._spawn("edge", "edge", "run", "--config", str(site))
+
+    def _prepare_cloud(self) -> None:
+        data = ["--data-dir", str(self.cloud_dir)]
+        self._check("cloud", "migrate", *data)
+        self._check(
+            "cloud",
+            "admin",
+            "create",
+            "--email",
+            ADMIN_EMAIL,
+            "--password",
+            self.admin_password,
+            *data,
+        )
+        token_file = self.edge_dir / "gateway.token"
+        self._check(
+            "cloud",
+            "gateway",
+            "add",
+            GATEWAY_ID,
+            "--token-file",
+            str(token_file),
+            *data,
+        )
+
+    def _check(self, *args: str) -> None:
+        result = subprocess.run(  # noqa: S603
+            pams_command(*args), capture_output=True, text=True, check=False, env=_env()
+        )
+        if result.returncode != 0:
+            raise DemoError(
+                f"`pams {' '.join(args[:3])}` failed: {result.stderr.strip()}"
+            )
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = (self.workdir / "logs" / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(  # noqa: S603
+            pams_command(*args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            # Ctrl-C reaches only the demo, which then stops the parts in order.
+            start_new_session=True,
+        )
+
+    def _wait_for(self, ready: Any, what: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise DemoError(
+                        f"{name} exited early; see {self.workdir}/logs/{name}.log"
+                    )
+            if ready():
+                return
+            time.sleep(0.1)
+        raise DemoError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def _cloud_healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.cloud_url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    # --- watching ----------------------------------------------------------------
+
+    def progress(self, previous: Progress | None = None) -> Progress:
+        progress = Progress()
+        with contextlib.suppress(httpx.HTTPError):
+            text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/", timeout=1).text
+            _read_metrics(text, progress)
+        with contextlib.suppress(httpx.HTTPError, DemoError):
+            progress.in_cloud = self.cloud_stats()["readings"]
+            progress.cloud_up = True
+        if previous is not None and not progress.devices:
+            progress.devices = previous.devices
+        return progress
+
+    def cloud_stats(self) -> dict[str, Any]:
+        with httpx.Client(base_url=self.cloud_url, timeout=5) as client:
+            login = client.post(
+                "/api/v1/auth/token",
+                data={"username": ADMIN_EMAIL, "password": self.admin_password},
+            )
+            if login.status_code != 200:
+                raise DemoError(f"cannot log in to the cloud: {login.text}")
+            token = login.json()["access_token"]
+            stats = client.get(
+                f"/api/v1/gateways/{GATEWAY_ID}/stats",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            stats.raise_for_status()
+            return dict(stats.json())
+
+    # --- stopping ----------------------------------------------------------------
+
+    def stop_gateway(self, timeout_s: float = 60) -> dict[str, Any]:
+        """Stop polling, let the gateway drain its buffer, and read its summary."""
+        edge = self.processes["edge"]
+        edge.send_signal(signal.SIGTERM)
+        try:
+            edge.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            edge.kill()
+            raise DemoError("the gateway did not stop within its drain time") from exc
+        summary = self.edge_dir / "last_run.json"
+        if not summary.exists():
+            raise DemoError(
+                f"the gateway left no summary; see {self.workdir}/logs/edge.log"
+            )
+        return dict(json.loads(summary.read_text()))
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _read_metrics(text: str, progress: Progress) -> None:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pams_edge_device_online":
+                progress.devices[sample.labels["device"]] = (
+                    sample.labels["protocol"],
+                    sample.value == 1,
+                )
+            elif sample.name == "pams_edge_records_committed_total":
+                progress.committed += int(sample.value)
+            elif sample.name == "pams_edge_records_synced_total":
+                progress.synced = int(sample.value)
+            elif sample.name == "pams_edge_buffer_depth":
+                progress.buffered = int(sample.value)
+
+
+def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
+    """The gateway's site configuration for the simulator's wiring, as TOML."""
+    lines = [
+        "[gateway]",
+        f'id = "{GATEWAY_ID}"',
+        f'data_dir = "{run.edge_dir}"',
+        "",
+        "[cloud]",
+        f'url = "{run.cloud_url}"',
+        f'token_file = "{run.edge_dir / "gateway.token"}"',
+        "sync_interval_s = 0.5",
+        "",
+        "[health]",
+        f"port = {run.metrics_port}",
+        "",
+    ]
+    for device in wiring.get("modbus_tcp", []):
+        lines += [
+            "[[modbus_tcp]]",
+            f'id = "tcp-{device["device_id"]}"',
+            f'host = "{device["host"]}"',
+            f"port = {device['port']}",
+            "",
+            "[[modbus_tcp.devices]]",
+            f'id = "{device["device_id"]}"',
+            f"unit_id = {device['unit_id']}",
+            f'profile = "{device["profile"]}"',
+            "poll_interval_s = 1.0",
+            "",
+        ]
+    for line in wiring.get("modbus_rtu", []):
+        lines += [
+            "[[modbus_rtu]]",
+            f'id = "{line["line"]}"',
+            f'port = "{line["port"]}"',
+            f"baudrate = {line['baudrate']}",
+            f'parity = "{line["parity"]}"',
+            f"stopbits = {line['stopbits']}",
+            "timeout_s = 0.5",
+            "",
+        ]
+        for device in line["devices"]:
+            lines += [
+                "[[modbus_rtu.devices]]",
+                f'id = "{device["device_id"]}"',
+                f"unit_id = {device['unit_id']}",
+                f'profile = "{device["profile"]}"',
+                "poll_interval_s = 2.0",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def demo_run(workdir: Path, scenario: Path) -> Iterator[DemoRun]:
+    run = DemoRun(workdir=workdir, scenario=scenario)
+    try:
+        run.start()
+        yield run
+    finally:
+        run.stop_all()
+
+
+def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[str, Any]:
+    """The JSON summary of a finished demo run."""
+    gateway = run.stop_gateway()
+    stats = run.cloud_stats()
+    polled = int(gateway["readings_committed"])
+    in_cloud = int(stats["readings"])
+    return {
+        "duration_s": duration_s,
+        "devices": {
+            "total": len(before_stop.devices),
+            "online": sum(1 for _, online in before_stop.devices.values() if online),
+            "by_protocol": before_stop.by_protocol(),
+        },
+        "readings": {
+            "polled": polled,
+            "synced": int(gateway["records_synced"]),
+            "in_cloud": in_cloud,
+            "lost": polled - in_cloud,
+        },
+        "cloud_url": run.cloud_url,
+    }
