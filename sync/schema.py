@@ -115,6 +115,27 @@ class Batch(BaseModel):
     gaps: list[Gap] = Field(default_factory=list)
 
 
+class Command(BaseModel):
+    """Something the cloud asks a gateway to do, delivered with a sync answer.
+
+    ``id`` makes it idempotent: a gateway executes a command id at most once, and
+    reports the outcome as an ``Event`` of kind ``command_result`` with
+    ``data = {"command_id", "status", "detail"}``, status being one of
+    ``succeeded``, ``failed``, ``rejected``, ``expired`` or ``unknown`` (the gateway
+    restarted while executing it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: str = Field(
+        min_length=1, max_length=64, description="unlock, write_point, ..."
+    )
+    device_id: str | None = Field(default=None, max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+    expires_at: UtcDatetime | None = None
+
+
 class BatchAck(BaseModel):
     """The cloud's answer: the batch it took, and how many records were new."""
 
@@ -125,4 +146,4 @@ class BatchAck(BaseModel):
     last_seq: int
     accepted: int = Field(ge=0, description="Records stored by this request.")
     duplicates: int = Field(ge=0, description="Records already stored before.")
-    commands: list[dict[str, Any]] = Field(default_factory=list)
+    commands: list[Command] = Field(default_factory=list)
