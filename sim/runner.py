@@ -107,10 +107,12 @@ async def run(
     status_path: Path | None = None,
     status_interval_s: float = 1.0,
     stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     """Run until ``stop`` is set, SIGINT/SIGTERM, or ``duration_s``; return the status.
 
-    The wiring file appears, complete, once every device listens. With ``status_path``,
+    The wiring file appears, complete, once every device listens; then ``ready`` is
+    set. With ``status_path``,
     the status JSON (per device: request counts, live and last-served values) is
     rewritten every ``status_interval_s`` and once more at the end.
     """
@@ -119,6 +121,8 @@ async def run(
         if wiring_path is not None:
             write_json(wiring_path, simulation.wiring())
             logger.info("wiring written to %s", wiring_path)
+        if ready is not None:
+            ready.set()
         with _signals_set(stop):
             await _wait(simulation, stop, duration_s, status_path, status_interval_s)
         status = simulation.status()

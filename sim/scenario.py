@@ -257,14 +257,16 @@ def parse_scenario(
     scenario = Scenario(spec=spec, source=source, profiles=profiles)
     if resolve_profiles:
         for where, meter in scenario.modbus_meters():
-            profile = _profile(meter, profiles, profile_dirs, f"{source}: {where}")
-            _check_faults(meter, profile, f"{source}: {where}")
+            profile = _profile(
+                meter, profiles, profile_dirs, f"scenario {source}: {where}"
+            )
+            _check_faults(meter, profile, f"scenario {source}: {where}")
     for i, tcp in enumerate(spec.modbus_tcp):
         for j, fault in enumerate(tcp.faults):
             if isinstance(fault, BadCrcFault):
                 raise ScenarioError(
-                    f"{source}: modbus_tcp[{i}].faults[{j}].kind: bad_crc applies "
-                    "only to Modbus RTU (TCP frames carry no CRC)"
+                    f"scenario {source}: modbus_tcp[{i}].faults[{j}].kind: "
+                    "bad_crc applies only to Modbus RTU (TCP frames carry no CRC)"
                 )
     return scenario
 
@@ -282,8 +284,10 @@ def _describe(source: str, exc: ValidationError) -> str:
                 continue  # pydantic adds the union tag; the reader knows the kind
             else:
                 path += f".{part}" if path else str(part)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path += ".kind"
         shown = error.get("input")
-        got = "" if isinstance(shown, dict | list) else f" (got {shown!r})"
+        got = "" if isinstance(shown, dict | list | tuple) else f" (got {shown!r})"
         lines.append(f"{path or '(top)'}: {error['msg']}{got}")
     return f"scenario {source}: " + "; ".join(lines)
 
@@ -293,7 +297,7 @@ def _check_building(spec: ScenarioSpec, source: str) -> None:
         _zone(spec.building.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScenarioError(
-            f"{source}: building.timezone: {spec.building.timezone!r} "
+            f"scenario {source}: building.timezone: {spec.building.timezone!r} "
             "is not a known time zone"
         ) from None
 
@@ -304,7 +308,7 @@ def _check_unique(spec: ScenarioSpec, source: str) -> None:
     for where, meter in scenario.modbus_meters():
         if meter.id in seen:
             raise ScenarioError(
-                f"{source}: {where}.id: {meter.id!r} is already used by "
+                f"scenario {source}: {where}.id: {meter.id!r} is already used by "
                 f"{seen[meter.id]}"
             )
         seen[meter.id] = where
@@ -312,8 +316,8 @@ def _check_unique(spec: ScenarioSpec, source: str) -> None:
     for i, line in enumerate(spec.modbus_rtu):
         if line.line in lines:
             raise ScenarioError(
-                f"{source}: modbus_rtu[{i}].line: {line.line!r} is already the name "
-                f"of modbus_rtu[{lines[line.line]}]"
+                f"scenario {source}: modbus_rtu[{i}].line: {line.line!r} is "
+                f"already the name of modbus_rtu[{lines[line.line]}]"
             )
         lines[line.line] = i
         _check_units(
@@ -337,14 +341,16 @@ def _check_endpoints(spec: ScenarioSpec, source: str) -> None:
             for name in ("host", "port", "absent_unit"):
                 if getattr(tcp, name) != getattr(first, name):
                     raise ScenarioError(
-                        f"{source}: {where}.{name}: {getattr(tcp, name)!r} differs "
-                        f"from {first_where} on the same endpoint {first.endpoint!r}"
+                        f"scenario {source}: {where}.{name}: "
+                        f"{getattr(tcp, name)!r} differs from {first_where} "
+                        f"on the same endpoint {first.endpoint!r}"
                     )
         _check_units(((where, tcp.unit_id) for where, tcp in members), source)
         if first.port and first.port in ports:
             raise ScenarioError(
-                f"{source}: {first_where}.port: {first.port} is already used by "
-                f"{ports[first.port]}; give both the same endpoint name to share it"
+                f"scenario {source}: {first_where}.port: {first.port} is already "
+                f"used by {ports[first.port]}; give both the same endpoint name "
+                "to share it"
             )
         ports[first.port] = first_where
 
@@ -359,8 +365,8 @@ def _check_units(entries: Iterable[tuple[str, int]], source: str) -> None:
     for where, unit in entries:
         if unit in seen:
             raise ScenarioError(
-                f"{source}: {where}.unit_id: {unit} is already used by {seen[unit]} "
-                "on the same line or endpoint"
+                f"scenario {source}: {where}.unit_id: {unit} is already used by "
+                f"{seen[unit]} on the same line or endpoint"
             )
         seen[unit] = where
 

@@ -42,6 +42,8 @@ def encode(
     if point.type.is_float:
         return _float_words(point, value)
     raw = to_raw(point, value, rounding=rounding)
+    if point.mask is not None:
+        return (_fit_mask(point, raw, wrap=wrap) << point.shift,)
     return _int_words(point, _fit(point, raw, wrap=wrap))
 
 
@@ -56,6 +58,10 @@ def decode(point: ModbusPoint, words: Sequence[int]) -> Decimal | bool:
     if point.table.is_bits or point.type is DataType.BOOL:
         return bool(words[0])
     data = _wire_to_big_endian(point, words)
+    if point.mask is not None:
+        masked = (int.from_bytes(data, "big") & point.mask) >> point.shift
+        with localcontext(_CONTEXT):
+            return Decimal(masked) * point.scale + point.offset
     if point.type.is_float:
         (number,) = struct.unpack(_FLOAT_FORMATS[point.type], data)
         raw = _float_decimal(number, point.type)
@@ -152,6 +158,18 @@ def _fit(point: ModbusPoint, raw: int, *, wrap: bool) -> int:
         )
     wrapped = raw % (1 << bits)
     return wrapped - (1 << bits) if wrapped > high else wrapped
+
+
+def _fit_mask(point: ModbusPoint, raw: int, *, wrap: bool) -> int:
+    assert point.mask is not None
+    high = point.mask >> point.shift
+    if 0 <= raw <= high:
+        return raw
+    if not wrap:
+        raise EncodeError(
+            f"point {point.name}: raw value {raw} does not fit mask {point.mask:#06x}"
+        )
+    return raw % (high + 1)
 
 
 def _int_words(point: ModbusPoint, raw: int) -> tuple[int, ...]:

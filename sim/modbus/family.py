@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sim.clock import SYSTEM_CLOCK, Clock
@@ -59,9 +60,9 @@ class ModbusFamily:
                     "line": line.name,
                     "port": line.port,
                     "baudrate": line.baudrate,
-                    "parity": line.parity,
+                    "parity": line.port_parity,
                     "stopbits": line.stopbits,
-                    "bytesize": line.bytesize,
+                    "bytesize": line.port_bytesize,
                     "devices": [
                         {
                             "device_id": device.device_id,
@@ -210,4 +211,6 @@ def device_status(device: ModbusDevice) -> dict[str, Any]:
 
 
 def _json(value: object) -> object:
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value.normalize(), "f")
     return value if isinstance(value, bool) else str(value)

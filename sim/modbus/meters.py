@@ -481,9 +481,10 @@ def _electric_quantity(point: ModbusPoint, name: str, unit: str) -> Quantity:
 
 
 def _water_quantity(point: ModbusPoint, name: str, unit: str) -> Quantity:
-    if "valve" in name:
+    texts = set(point.states.values())
+    if "valve" in name and (point.writable or texts & {"open", "closed"}):
         return Quantity.VALVE
-    if "pipe" in name or set(point.states.values()) & {"empty", "full"}:
+    if "pipe" in name or texts & {"empty", "full"}:
         return Quantity.PIPE_STATUS
     if unit in ("m3/h", "m3h"):
         return Quantity.FLOW_RATE

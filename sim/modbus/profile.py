@@ -8,7 +8,6 @@ sees manual numbering.
 
 from __future__ import annotations
 
-import itertools
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +120,12 @@ class ModbusPoint:
     states: Mapping[int, str] = field(default_factory=dict)
     value_range: tuple[Decimal, Decimal] | None = None
     no_value: tuple[int | str, ...] = ()
+    mask: int | None = None
+
+    @property
+    def shift(self) -> int:
+        """How far the masked bits lie above bit 0 (0 without a mask)."""
+        return (self.mask & -self.mask).bit_length() - 1 if self.mask else 0
 
     @property
     def registers(self) -> int:
@@ -188,11 +193,14 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> ModbusProfile:
     header = _table(data, "profile", source)
     profile_id = _text(header, "id", f"{source}: [profile]")
     where = f"profile {profile_id}"
+    _known_keys(data, frozenset({"profile", "modbus", "points"}), where)
+    _known_keys(header, _HEADER_KEYS, f"{where}: [profile]")
     if header.get("protocol") != "modbus":
         raise ProfileError(
             f"{where}: protocol is {header.get('protocol')!r}, not 'modbus'"
         )
     modbus = _table(data, "modbus", where)
+    _known_keys(modbus, _MODBUS_KEYS, f"{where}: [modbus]")
     base = modbus.get("address_base", 0)
     if base not in (0, 1):
         raise ProfileError(
@@ -214,6 +222,12 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> ModbusProfile:
         _point(raw, where=where, base=base, default_order=default_order)
         for raw in raw_points
     )
+    for point in points:
+        if point.registers > max_registers:
+            raise ProfileError(
+                f"{where} point {point.name}: {point.registers} registers are more "
+                f"than max_registers = {max_registers}"
+            )
     _check_unique_names(points, where)
     _check_overlaps(points, where)
     return ModbusProfile(
@@ -231,19 +245,14 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> ModbusProfile:
     )
 
 
-def wire_address(address: int, table: Table, base: int) -> int:
+def wire_address(address: int, base: int) -> int:
     """The on-the-wire address of ``address`` written in numbering ``base``.
 
-    With base 1, a five-digit address carrying the table's prefix (30001 for the first
-    input register, 40001 holding, 10001 discrete) loses the prefix; any other address
-    is a plain one-based number (Schneider's 3000 is wire address 2999).
+    With base 1 the address is the one-based register number manuals print
+    (Schneider's current I1 is 3000, wire address 2999); Modicon numbers with a
+    table prefix (30001) are not used, the point's table says which table.
     """
-    if base == 0:
-        return address
-    prefix = {Table.COIL: 0, Table.DISCRETE: 1, Table.INPUT: 3, Table.HOLDING: 4}[table]
-    if prefix and prefix * 10000 < address < (prefix + 1) * 10000:
-        return address - prefix * 10000 - 1
-    return address - 1
+    return address - base
 
 
 def _point(raw: Any, *, where: str, base: int, default_order: ByteOrder) -> ModbusPoint:
@@ -251,6 +260,7 @@ def _point(raw: Any, *, where: str, base: int, default_order: ByteOrder) -> Modb
         raise ProfileError(f"{where}: every [[points]] entry must be a table")
     name = _text(raw, "name", f"{where}: a point")
     here = f"{where} point {name}"
+    _known_keys(raw, _POINT_KEYS, here)
     table = _enum(Table, raw.get("table"), f"{here}: table")
     data_type = _enum(DataType, raw.get("type"), f"{here}: type")
     if table.is_bits and data_type is not DataType.BOOL:
@@ -263,7 +273,9 @@ def _point(raw: Any, *, where: str, base: int, default_order: ByteOrder) -> Modb
             f"{here}: type {data_type} fills {expected} register(s), "
             f"but registers = {registers!r}"
         )
-    order = _enum(ByteOrder, raw.get("order", default_order), f"{here}: order")
+    # default_order is for values of two or more registers; one word reads ABCD.
+    inherited = default_order if expected > 1 else ByteOrder.ABCD
+    order = _enum(ByteOrder, raw.get("order", inherited), f"{here}: order")
     if expected == 1 and order.swaps_words:
         raise ProfileError(
             f"{here}: byte order {order} swaps words, but a {data_type} has one word"
@@ -272,18 +284,21 @@ def _point(raw: Any, *, where: str, base: int, default_order: ByteOrder) -> Modb
     address = raw.get("address")
     if not isinstance(address, int) or isinstance(address, bool):
         raise ProfileError(f"{here}: address must be an integer, not {address!r}")
-    wire = wire_address(address, table, base)
+    wire = wire_address(address, base)
     if wire < 0 or wire + expected > ADDRESS_SPACE:
         raise ProfileError(
             f"{here}: address {address} (wire {wire}) lies outside the address space"
         )
+    scale = _decimal(raw.get("scale", 1), f"{here}: scale")
+    if scale == 0:
+        raise ProfileError(f"{here}: scale must not be 0")
     return ModbusPoint(
         name=name,
         table=table,
         address=wire,
         type=data_type,
         order=order,
-        scale=_decimal(raw.get("scale", 1), f"{here}: scale"),
+        scale=scale,
         offset=_decimal(raw.get("offset", 0), f"{here}: offset"),
         unit=raw.get("unit"),
         kind=_enum(PointKind, raw.get("kind", "gauge"), f"{here}: kind"),
@@ -291,7 +306,58 @@ def _point(raw: Any, *, where: str, base: int, default_order: ByteOrder) -> Modb
         states=_states(raw.get("states", {}), here),
         value_range=_range(raw.get("range"), here),
         no_value=tuple(raw.get("no_value", ())),
+        mask=_mask(raw.get("mask"), data_type, here),
     )
+
+
+def _mask(value: Any, data_type: DataType, here: str) -> int | None:
+    if value is None:
+        return None
+    if data_type is not DataType.UINT16:
+        raise ProfileError(f"{here}: mask is for uint16 points, not {data_type}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 0xFFFF:
+        raise ProfileError(f"{here}: mask must be 0x0001 to 0xFFFF, not {value!r}")
+    return value
+
+
+def _known_keys(raw: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ProfileError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+_POINT_KEYS = frozenset(
+    {
+        "name",
+        "table",
+        "address",
+        "type",
+        "registers",
+        "order",
+        "scale",
+        "offset",
+        "unit",
+        "no_value",
+        "range",
+        "kind",
+        "access",
+        "states",
+        "mask",
+    }
+)
+_HEADER_KEYS = frozenset(
+    {"id", "manufacturer", "model", "protocol", "kind", "sources", "notes"}
+)
+_MODBUS_KEYS = frozenset(
+    {
+        "address_base",
+        "default_order",
+        "max_registers",
+        "single_point_reads",
+        "frame_gap_ms",
+        "max_gap",
+    }
+)
 
 
 def _check_unique_names(points: Iterable[ModbusPoint], where: str) -> None:
@@ -303,13 +369,19 @@ def _check_unique_names(points: Iterable[ModbusPoint], where: str) -> None:
 
 
 def _check_overlaps(points: Sequence[ModbusPoint], where: str) -> None:
-    ordered = sorted(points, key=lambda p: (p.table, p.address))
-    for before, after in itertools.pairwise(ordered):
-        if before.table == after.table and after.address < before.end:
-            raise ProfileError(
-                f"{where} point {after.name}: overlaps point {before.name} "
-                f"in the {after.table} table"
-            )
+    """Refuse points sharing a register, unless they are masked bit fields of one
+    register with disjoint masks."""
+    holders: dict[tuple[Table, int], list[ModbusPoint]] = {}
+    for point in points:
+        for address in range(point.address, point.end):
+            for other in holders.setdefault((point.table, address), []):
+                disjoint = point.mask and other.mask and not point.mask & other.mask
+                if not disjoint:
+                    raise ProfileError(
+                        f"{where} point {point.name}: overlaps point {other.name} "
+                        f"in the {point.table} table"
+                    )
+            holders[(point.table, address)].append(point)
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

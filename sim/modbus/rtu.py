@@ -14,6 +14,7 @@ import asyncio
 import errno
 import logging
 import os
+import termios
 import tty
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class RtuLine:
         self.char_time_s = bits / baudrate
         t35 = 3.5 * self.char_time_s if baudrate <= 19200 else 0.00175
         self.silence_s = max(t35, _MIN_SILENCE_S)
+        # What the gateway opens the pty with; see _frame_the_pty.
+        self.port_parity = parity
+        self.port_bytesize = bytesize
         self._master: int | None = None
         self._slave: int | None = None
         self._port: str | None = None
@@ -91,6 +95,7 @@ class RtuLine:
         # Raw on the slave end: no echo back to us, no newline translation, no
         # line buffering; the gateway's serial library sets the same when it opens.
         tty.setraw(slave)
+        self._frame_the_pty(slave)
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self._port = os.ttyname(slave)
@@ -98,6 +103,38 @@ class RtuLine:
         logger.info(
             "line %s on %s: units %s", self.name, self._port, sorted(self.devices)
         )
+
+    def _frame_the_pty(self, slave: int) -> None:
+        """Set the line's framing on the pty, or fall back to 8 data bits, no parity.
+
+        A pty carries bytes, not bits: Linux clears parity and data-size settings on
+        it, and some kernels refuse them outright (EINVAL), so a gateway asking for
+        9600 8E1 could not even open the port. Then the port is left 8N1 and the
+        wiring says so; frame timing still uses the line's own framing.
+        """
+        attributes = termios.tcgetattr(slave)
+        cflag = attributes[2] & ~(termios.CSIZE | termios.PARENB | termios.PARODD)
+        cflag |= termios.CS7 if self.bytesize == 7 else termios.CS8
+        if self.parity != "N":
+            cflag |= termios.PARENB | (termios.PARODD if self.parity == "O" else 0)
+        if self.stopbits == 2:
+            cflag |= termios.CSTOPB
+        attributes[2] = cflag
+        try:
+            termios.tcsetattr(slave, termios.TCSANOW, attributes)
+        except termios.error as exc:
+            self.port_parity, self.port_bytesize = "N", 8
+            tty.setraw(slave)
+            logger.warning(
+                "line %s: this kernel's pseudo-terminals refuse %d%s%d (%s); "
+                "the gateway opens the port as 8N%d",
+                self.name,
+                self.bytesize,
+                self.parity,
+                self.stopbits,
+                exc,
+                self.stopbits,
+            )
 
     async def close(self) -> None:
         if self._loop is None or self._master is None:

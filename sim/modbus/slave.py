@@ -5,10 +5,11 @@ that covers it, and holds the words the model's state encodes to. The handler an
 the eight data function codes the way a field device does, exception codes included;
 the transports (``rtu``, ``tcp``) only frame what it returns.
 
-Reads follow the profile: a request must start and end on point boundaries, every
-register in it must belong to a point or to a hole of at most ``max_gap`` registers
-between two points (holes read as zero, as the SDM230 in register_maps.md G does),
-unless ``gaps="refuse"``, which refuses any register the profile does not define.
+Reads follow the profile. A request that splits a multi-register point, touches a
+refused address, or covers no point at all gets exception 2. Registers the profile does
+not define, between or around the points a request covers, read as zero (as the SDM230
+in register_maps.md G answers an 80-register block), unless the device is built with
+``gaps="refuse"``, which refuses any register the profile does not define.
 """
 
 from __future__ import annotations
@@ -111,19 +112,29 @@ class DeviceStats:
 
 
 class RegisterBank:
-    """One table of the datastore: which point covers each address, and its words."""
+    """One table of the datastore: the points covering each address, and its words.
+
+    Masked points share a register as bit fields; storing one leaves the others' bits.
+    """
 
     def __init__(self, points: Iterable[ModbusPoint]) -> None:
         self.points = sorted(points, key=lambda p: p.address)
-        self.located: dict[int, tuple[ModbusPoint, int]] = {}
+        self.located: dict[int, list[tuple[ModbusPoint, int]]] = {}
         for point in self.points:
             for index in range(point.registers):
-                self.located[point.address + index] = (point, index)
+                self.located.setdefault(point.address + index, []).append(
+                    (point, index)
+                )
         self.words: dict[int, int] = dict.fromkeys(self.located, 0)
 
     def store(self, point: ModbusPoint, words: Sequence[int]) -> None:
         for index, word in enumerate(words):
-            self.words[point.address + index] = word
+            address = point.address + index
+            if point.mask is None:
+                self.words[address] = word
+            else:
+                kept = self.words[address] & ~point.mask
+                self.words[address] = kept | (word & point.mask)
 
     def load(self, point: ModbusPoint) -> tuple[int, ...]:
         return tuple(self.words[point.address + i] for i in range(point.registers))
@@ -358,36 +369,34 @@ class ModbusDevice:
                 hole = address
                 while address < end and address not in located:
                     address += 1
-                self._check_hole(table, hole, address, start, end)
+                if self.gaps == "refuse":
+                    raise ModbusRefusal(
+                        ExceptionCode.ILLEGAL_DATA_ADDRESS,
+                        f"{table} {hole}..{address - 1} is not defined by profile "
+                        f"{self.profile.id}",
+                    )
                 continue
-            point, index = located[address]
+            point, index = located[address][0]
             if index != 0 or point.end > end:
                 raise ModbusRefusal(
                     ExceptionCode.ILLEGAL_DATA_ADDRESS,
                     f"{table} {start}+{count} splits point {point.name}",
                 )
-            covered.append(point)
+            covered.extend(sharing for sharing, _ in located[address])
             address = point.end
+        if not covered:
+            raise ModbusRefusal(
+                ExceptionCode.ILLEGAL_DATA_ADDRESS,
+                f"{table} {start}+{count} covers no point of profile {self.profile.id}",
+            )
         if self.profile.single_point_reads and (
-            len(covered) != 1 or count != covered[0].registers
+            len({p.address for p in covered}) != 1 or count != covered[0].registers
         ):
             raise ModbusRefusal(
                 ExceptionCode.ILLEGAL_DATA_ADDRESS,
                 f"{table} {start}+{count}: this device reads one point per request",
             )
         return covered
-
-    def _check_hole(
-        self, table: Table, hole: int, after: int, start: int, end: int
-    ) -> None:
-        width = after - hole
-        inside = hole > start and after < end
-        if self.gaps == "fill" and inside and width <= self.profile.max_gap:
-            return
-        raise ModbusRefusal(
-            ExceptionCode.ILLEGAL_DATA_ADDRESS,
-            f"{table} {hole}..{after - 1} is not defined by profile {self.profile.id}",
-        )
 
     # --- writes ------------------------------------------------------------------
 
@@ -445,14 +454,13 @@ class ModbusDevice:
             )
         touched: list[ModbusPoint] = []
         for target in range(address, address + count):
-            located = bank.located.get(target)
-            if located is None or not located[0].writable:
+            writable = [p for p, _ in bank.located.get(target, []) if p.writable]
+            if not writable:
                 raise ModbusRefusal(
                     ExceptionCode.ILLEGAL_DATA_ADDRESS,
                     f"{table} {target} is not a writable point",
                 )
-            if located[0] not in touched:
-                touched.append(located[0])
+            touched.extend(p for p in writable if p not in touched)
         return touched
 
     def _apply_write(self, point: ModbusPoint, value: Value) -> None:
