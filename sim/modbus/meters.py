@@ -214,6 +214,10 @@ class ElectricityMeter(MeterModel):
         self.frequency = _dec(50 + rng.gauss(0, 0.02), "0.01")
 
     def value(self, binding: Binding) -> Value:
+        with localcontext(_CONTEXT):
+            return self._value(binding)
+
+    def _value(self, binding: Binding) -> Decimal:
         phases = self._phases(binding)
         per_phase = [self._phase_value(binding.quantity, i) for i in phases]
         if binding.quantity is Quantity.POWER_FACTOR and binding.phase is None:
@@ -223,8 +227,7 @@ class ElectricityMeter(MeterModel):
         if binding.quantity is Quantity.FREQUENCY:
             return self.frequency
         if binding.average or binding.quantity in _AVERAGED:
-            with localcontext(_CONTEXT):
-                return sum(per_phase, Decimal(0)) / len(per_phase)
+            return sum(per_phase, Decimal(0)) / len(per_phase)
         return sum(per_phase, Decimal(0))
 
     def set_counter(self, binding: Binding, value: Decimal) -> None:
