@@ -204,15 +204,13 @@ class Scenario:
                 yield f"modbus_rtu[{i}].meters[{j}]", meter
 
 
-PACKAGED = "sim.scenarios"
-
-
 def scenario_path(name_or_path: str | Path) -> Path:
     """A file path as given, or the name of a scenario shipped with PAMS ("demo")."""
     path = Path(name_or_path)
     if path.exists() or path.suffix:
         return path
-    packaged = Path(str(resources.files(PACKAGED).joinpath(f"{name_or_path}.toml")))
+    shipped = resources.files("sim").joinpath("scenarios", f"{name_or_path}.toml")
+    packaged = Path(str(shipped))
     return packaged if packaged.exists() else path
 
 

@@ -11,7 +11,6 @@ gets no answer at all.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import termios
@@ -171,10 +170,12 @@ class RtuLine:
             data = os.read(self._master, 4096)
         except BlockingIOError:
             return
-        except OSError as exc:
-            if exc.errno != errno.EIO:
-                raise
-            return  # no process holds the slave end open right now
+        except OSError:
+            # Cannot happen while we hold the slave end open; if it does, stop
+            # reading rather than spin on a descriptor that stays readable.
+            logger.exception("line %s: reading the pty failed", self.name)
+            self._loop.remove_reader(self._master)
+            return
         self._buffer += data
         self._take_frames()
         if self._silence is not None:

@@ -6,6 +6,8 @@ exist to reach every type, byte order and table, not to describe a real device.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -244,3 +246,38 @@ def test_the_kit_profiles_load(tmp_path: Path) -> None:
 
     assert len(device.points) == 11
     assert water.point("valve").writable
+
+
+SIM_MODULES = [
+    "sim.cli",
+    "sim.runner",
+    "sim.scenario",
+    "sim.modbus",
+    "sim.modbus.family",
+    "sim.modbus.slave",
+    "sim.modbus.rtu",
+    "sim.modbus.tcp",
+    "sim.modbus.meters",
+    "sim.modbus.encoder",
+    "sim.modbus.profile",
+]
+
+
+def test_every_module_imports_first_and_none_pulls_in_drivers() -> None:
+    # Each import starts from an empty module cache, so an import cycle that only
+    # bites when a given module is imported first shows up here.
+    script = (
+        "import importlib, sys\n"
+        f"for name in {SIM_MODULES!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] in "
+        "('sim', 'drivers')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'drivers' not in sys.modules, name\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
