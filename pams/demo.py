@@ -275,20 +275,26 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
         f"port = {run.metrics_port}",
         "",
     ]
+    endpoints: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for device in wiring.get("modbus_tcp", []):
+        endpoints.setdefault((device["host"], device["port"]), []).append(device)
+    for (host, port), devices in endpoints.items():
         lines += [
             "[[modbus_tcp]]",
-            f'id = "tcp-{device["device_id"]}"',
-            f'host = "{device["host"]}"',
-            f"port = {device['port']}",
-            "",
-            "[[modbus_tcp.devices]]",
-            f'id = "{device["device_id"]}"',
-            f"unit_id = {device['unit_id']}",
-            f'profile = "{device["profile"]}"',
-            "poll_interval_s = 1.0",
+            f'id = "tcp-{port}"',
+            f'host = "{host}"',
+            f"port = {port}",
             "",
         ]
+        for device in devices:
+            lines += [
+                "[[modbus_tcp.devices]]",
+                f'id = "{device["device_id"]}"',
+                f"unit_id = {device['unit_id']}",
+                f'profile = "{device["profile"]}"',
+                "poll_interval_s = 1.0",
+                "",
+            ]
     for line in wiring.get("modbus_rtu", []):
         lines += [
             "[[modbus_rtu]]",
