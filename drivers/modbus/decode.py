@@ -20,6 +20,7 @@ from drivers.types import Quality, Reading
 # Wide enough that value × scale + offset is exact for any 64-bit integer or
 # float64 mantissa; Inexact is trapped so an inexact result could never pass quietly.
 _EXACT = Context(prec=120, traps=[Inexact])
+_WIDE = Context(prec=200)  # holds any float32 exactly, denormals included
 
 
 def words_to_bytes(words: Sequence[int], order: ByteOrder) -> bytes:
@@ -69,15 +70,37 @@ def _shift(mask: int) -> int:
 
 
 def float32_to_decimal(value: float) -> Decimal:
-    """The shortest decimal that converts back to the same float32."""
+    """The shortest decimal that converts back to the same float32.
+
+    For each number of significant digits, the correctly rounded decimal and its two
+    neighbours are tried: at a power of two the float's rounding interval is lopsided
+    and the shortest decimal inside it can be a neighbour. Of those that convert
+    back, the one nearest the float wins.
+    """
     if not math.isfinite(value):
         raise ValueError(f"{value!r} has no decimal form")
     target = struct.pack(">f", value)
+    exact = Decimal(value)
     for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if struct.pack(">f", float(text)) == target:
-            return Decimal(text)
+        rounded = Decimal(f"{value:.{digits}g}")
+        step = Decimal(1).scaleb(rounded.adjusted() - digits + 1)
+        fits = [
+            candidate
+            for candidate in (rounded, rounded - step, rounded + step)
+            if _packs_to(candidate, target)
+        ]
+        if fits:
+            with localcontext(_WIDE):
+                best = min(fits, key=lambda candidate: abs(candidate - exact))
+            return Decimal(format(best, "f"))
     raise AssertionError("nine significant digits always round-trip a float32")
+
+
+def _packs_to(candidate: Decimal, target: bytes) -> bool:
+    try:
+        return struct.pack(">f", float(candidate)) == target
+    except OverflowError:  # a neighbour of the largest float32
+        return False
 
 
 def float64_to_decimal(value: float) -> Decimal:
