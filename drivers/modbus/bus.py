@@ -698,6 +698,7 @@ class _Refusal:
 
 @dataclass(slots=True)
 class _PollState:
+    asked: bool = False
     answered: bool = False
     silent: Failure | None = None  # set when the device stopped answering this poll
     last_failure: Failure | None = None
@@ -728,6 +729,9 @@ class ModbusDevice:
         self.consecutive_failures = 0
         self._resume_at = 0.0
         self._unsupported: dict[str, _Refusal] = {}
+        # The requests of the last poll, with refused blocks replaced by the parts
+        # that worked; None when it must be planned from the profile again.
+        self._plan: list[ReadRequest] | None = None
 
     @property
     def unsupported(self) -> dict[str, str]:
@@ -749,15 +753,21 @@ class ModbusDevice:
             for name, refusal in self._unsupported.items()
             if now >= refusal.retry_at
         ]
-        plan = plan_profile(self.profile, skip=self._unsupported.keys())
-        plan += [_single(self.profile.point(name)) for name in due]
+        if self._plan is None:
+            self._plan = plan_profile(self.profile, skip=self._unsupported.keys())
 
         state = _PollState()
-        for request in plan:
-            await self._read(request, state)
+        learned: list[ReadRequest] = []
+        for request in self._plan:
+            learned += await self._read(request, state)
+        self._plan = learned
+        for name in due:
+            await self._read(_single(self.profile.point(name)), state)
+            if name not in self._unsupported:
+                self._plan = None  # it answers again: merge it with its neighbours anew
         for name, refusal in self._unsupported.items():
             state.readings.setdefault(name, self._unavailable(name, refusal.reason))
-        if plan:
+        if state.asked:
             self._update_health(state)
         return [state.readings[point.name] for point in self.profile.points]
 
@@ -806,36 +816,44 @@ class ModbusDevice:
 
     # --- polling steps ---------------------------------------------------------
 
-    async def _read(self, request: ReadRequest, state: _PollState) -> None:
+    async def _read(self, request: ReadRequest, state: _PollState) -> list[ReadRequest]:
+        """Read one request into ``state``; return the requests worth repeating.
+
+        That is the request itself, unless the device refused it: then the parts of it
+        that worked, so the next poll neither asks for the refused registers again nor
+        splits the same block again.
+        """
         if state.silent is not None:
             self._mark_unavailable(request, state.silent.reason, state)
-            return
+            return [request]
+        state.asked = True
         outcome = await self.bus.submit(self, request)
         if not isinstance(outcome, Failure):
             state.answered = True
             for point in request.points:
                 state.readings[point.name] = self._decode(point, request, outcome)
                 self._forget_refusal(point.name)
-            return
+            return [request]
         if outcome.kind is FailureKind.EXCEPTION:
             state.answered = True
             if outcome.exception_code in _SPLIT_ON:
-                await self._refused(request, outcome, state)
-                return
+                return await self._refused(request, outcome, state)
         if outcome.device_silent:
             state.silent = outcome
         state.last_failure = outcome
         self._mark_unavailable(request, outcome.reason, state)
+        return [request]
 
     async def _refused(
         self, request: ReadRequest, failure: Failure, state: _PollState
-    ) -> None:
+    ) -> list[ReadRequest]:
         """Split a refused block until only the refused points are left out."""
         if len(request.points) > 1:
             log.debug("%s: %s; splitting the block", self.device_id, failure.reason)
+            kept: list[ReadRequest] = []
             for part in split_request(request):
-                await self._read(part, state)
-            return
+                kept += await self._read(part, state)
+            return kept
         point = request.points[0]
         retry_s = self.bus.unsupported_retry_s
         reason = f"unsupported: {failure.reason}; retried every {retry_s:g} s"
@@ -843,6 +861,7 @@ class ModbusDevice:
             log.warning("%s: point %s %s", self.device_id, point.name, reason)
         self._unsupported[point.name] = _Refusal(reason, self.bus.clock() + retry_s)
         state.readings[point.name] = self._unavailable(point.name, reason)
+        return []
 
     def _forget_refusal(self, name: str) -> None:
         if self._unsupported.pop(name, None) is not None:
