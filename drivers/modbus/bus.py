@@ -732,6 +732,7 @@ class ModbusDevice:
         # The requests of the last poll, with refused blocks replaced by the parts
         # that worked; None when it must be planned from the profile again.
         self._plan: list[ReadRequest] | None = None
+        self._polling = asyncio.Lock()
 
     @property
     def unsupported(self) -> dict[str, str]:
@@ -740,7 +741,12 @@ class ModbusDevice:
 
     async def poll(self) -> list[Reading]:
         """One reading per point of the profile, in profile order; never raises
-        for what the device or the bus does."""
+        for what the device or the bus does. Concurrent polls of one device run one
+        after the other."""
+        async with self._polling:
+            return await self._poll()
+
+    async def _poll(self) -> list[Reading]:
         now = self.bus.clock()
         if now < self._resume_at:
             return self._all_unavailable(

@@ -303,3 +303,30 @@ async def test_missing_serial_port_is_a_reason() -> None:
     assert reading.quality is Quality.UNAVAILABLE
     assert reading.reason is not None
     assert reading.reason.startswith("cannot open serial port /dev/pams-no-such-tty:")
+
+
+async def test_per_device_timeout_and_frame_gap(link: PtyLink) -> None:
+    loop = asyncio.get_running_loop()
+    async with ModbusRtuBus(link.path, timeout_s=1.0, frame_gap_s=0.002) as bus:
+        quick = bus.add_device("meter-2", 2, VOLTMETER, timeout_s=0.05)
+        spaced = bus.add_device("meter-1", 1, VOLTMETER, frame_gap_s=0.08)
+
+        (timed_out,) = await quick.poll()  # nobody answers unit 2
+        await link.next_request()
+
+        poll = asyncio.create_task(spaced.poll())
+        await link.next_request()
+        link.send(read_reply(1, 4, float32_words(230.0)))
+        replied_at = loop.time()
+        await poll
+        second = asyncio.create_task(spaced.poll())
+        await link.next_request()
+        asked_at = loop.time()
+        link.send(read_reply(1, 4, float32_words(230.0)))
+        (reading,) = await second
+
+    assert timed_out.reason == (
+        "timeout: no reply within 0.05 s to unit 2 FC 04 input 0..1 (2 registers)"
+    )
+    assert reading.value == Decimal(230)
+    assert asked_at - replied_at >= 0.08  # the device's own gap, not the bus's

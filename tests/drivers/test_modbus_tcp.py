@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from collections.abc import Callable
@@ -62,6 +63,15 @@ FOUR_POINTS = parse_profile(
             {"name": "b", "table": "input", "address": 2, "type": "float32"},
             {"name": "c", "table": "input", "address": 4, "type": "uint16"},
             {"name": "d", "table": "input", "address": 6, "type": "float32"},
+        ],
+    }
+)
+VOLTMETER = parse_profile(
+    {
+        "profile": {"id": "voltmeter", "protocol": "modbus", "sources": ["test"]},
+        "modbus": {},
+        "points": [
+            {"name": "voltage", "table": "input", "address": 0, "type": "float32"},
         ],
     }
 )
@@ -378,3 +388,71 @@ async def test_refused_write_raises_with_the_exception_named() -> None:
     assert str(unknown.value) == (
         "water-1: profile xintai_water_meter has no point named 'pressure'"
     )
+
+
+async def test_late_tcp_reply_is_matched_by_transaction_id() -> None:
+    """The answer to a timed-out request arrives while the next one waits, just
+    before the right answer: the transaction id tells them apart. The device is
+    played by hand here, because pymodbus' server answers in order."""
+    requests: list[bytes] = []
+
+    def reply(request: bytes, value: float) -> bytes:
+        data = b"".join(w.to_bytes(2, "big") for w in float32_words(value))
+        pdu = bytes([request[7], len(data)]) + data
+        return (
+            request[:2]
+            + b"\x00\x00"
+            + (len(pdu) + 1).to_bytes(2, "big")
+            + request[6:7]
+            + pdu
+        )
+
+    async def slow_device(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        first = await reader.readexactly(12)  # MBAP header + FC 04 request
+        second = await reader.readexactly(12)
+        requests.extend([first, second])
+        writer.write(reply(first, 111.0) + reply(second, 222.0))
+        await writer.drain()
+        await reader.read()  # until the driver closes
+        writer.close()
+
+    server = await asyncio.start_server(slow_device, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, ModbusTcpBus("127.0.0.1", port, timeout_s=0.2) as bus:
+        meter = bus.add_device("meter-1", 1, VOLTMETER)
+        (first,) = await meter.poll()
+        (second,) = await meter.poll()
+
+    assert first.reason == (
+        "timeout: no reply within 0.2 s to unit 1 FC 04 input 0..1 (2 registers)"
+    )
+    assert [request[:2] for request in requests] == [b"\x00\x01", b"\x00\x02"]
+    assert second.value == Decimal(222)
+
+
+async def test_tcp_connection_is_made_again_after_timeouts_in_a_row() -> None:
+    answering = asyncio.Event()
+
+    async def hang_until_answering(*_: object) -> None:
+        await answering.wait()
+
+    async with (
+        tcp_device(
+            inputs=[register_block(0, dict(enumerate(float32_words(1.0))), 2)],
+            action=hang_until_answering,
+        ) as server,
+        ModbusTcpBus(
+            "127.0.0.1", server.port, timeout_s=0.05, reconnect_after_timeouts=2
+        ) as bus,
+    ):
+        meter = bus.add_device("meter-1", 1, VOLTMETER)
+        await meter.poll()
+        await meter.poll()
+        answering.set()
+        (reading,) = await meter.poll()
+
+    assert bus.stats.connects == 2
+    assert bus.stats.timeouts == 2
+    assert reading.value == Decimal(1)
