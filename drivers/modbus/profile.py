@@ -278,6 +278,16 @@ _POINT_KEYS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Quirks:
+    address_base: int
+    default_order: ByteOrder
+    max_registers: int
+    single_point_reads: bool
+    frame_gap_ms: float
+    max_gap: int
+
+
 class _ProfileParser:
     """Turns one document into a ModbusProfile; every refusal names where it was."""
 
@@ -292,9 +302,35 @@ class _ProfileParser:
         return ProfileError(f"{where}: {message}")
 
     def parse(self, expected_id: str | None) -> ModbusProfile:
-        header = _table(self.document, "profile", f"profile {self.profile_id}")
         if expected_id is not None and expected_id != self.profile_id:
             raise self.fail(f"the id must equal the file name {expected_id!r}")
+        header = self.header()
+        quirks = self.quirks()
+        raw_points = self.document.get("points")
+        if not isinstance(raw_points, list) or not raw_points:
+            raise self.fail("the profile has no [[points]]")
+        points = tuple(
+            self.point(raw, index, quirks) for index, raw in enumerate(raw_points)
+        )
+        self.check_unique_names(points)
+        self.check_overlaps(points)
+        return ModbusProfile(
+            id=self.profile_id,
+            manufacturer=str(header.get("manufacturer", "")),
+            model=str(header.get("model", "")),
+            kind=str(header.get("kind", "")),
+            sources=tuple(header["sources"]),
+            points=points,
+            address_base=quirks.address_base,
+            default_order=quirks.default_order,
+            max_registers=quirks.max_registers,
+            single_point_reads=quirks.single_point_reads,
+            frame_gap_ms=quirks.frame_gap_ms,
+            max_gap=quirks.max_gap,
+        )
+
+    def header(self) -> Mapping[str, Any]:
+        header = _table(self.document, "profile", f"profile {self.profile_id}")
         self.check_keys(header, _HEADER_KEYS, "[profile]")
         if header.get("protocol") != "modbus":
             raise self.fail(f"protocol is {header.get('protocol')!r}, not 'modbus'")
@@ -305,15 +341,14 @@ class _ProfileParser:
             or not all(isinstance(s, str) and s.strip() for s in sources)
         ):
             raise self.fail("[profile].sources must list where the facts came from")
+        return header
 
+    def quirks(self) -> _Quirks:
         modbus = _table(self.document, "modbus", f"profile {self.profile_id}")
         self.check_keys(modbus, _MODBUS_KEYS, "[modbus]")
         address_base = modbus.get("address_base", 0)
         if address_base not in (0, 1) or isinstance(address_base, bool):
             raise self.fail(f"address_base must be 0 or 1, not {address_base!r}")
-        default_order = self.enum(
-            ByteOrder, modbus.get("default_order", "ABCD"), None, "default_order"
-        )
         max_registers = self.integer(
             modbus.get("max_registers", MAX_READ_REGISTERS), "max_registers", None
         )
@@ -335,39 +370,17 @@ class _ProfileParser:
         max_gap = self.integer(modbus.get("max_gap", 10), "max_gap", None)
         if not 0 <= max_gap <= MAX_READ_REGISTERS:
             raise self.fail(f"max_gap must be 0 to {MAX_READ_REGISTERS}, not {max_gap}")
-
-        raw_points = self.document.get("points")
-        if not isinstance(raw_points, list) or not raw_points:
-            raise self.fail("the profile has no [[points]]")
-        points = tuple(
-            self.point(raw, index, address_base, default_order, max_registers)
-            for index, raw in enumerate(raw_points)
-        )
-        self.check_unique_names(points)
-        self.check_overlaps(points)
-        return ModbusProfile(
-            id=self.profile_id,
-            manufacturer=str(header.get("manufacturer", "")),
-            model=str(header.get("model", "")),
-            kind=str(header.get("kind", "")),
-            sources=tuple(sources),
-            points=points,
+        default_order = modbus.get("default_order", "ABCD")
+        return _Quirks(
             address_base=address_base,
-            default_order=default_order,
+            default_order=self.enum(ByteOrder, default_order, None, "default_order"),
             max_registers=max_registers,
             single_point_reads=single,
             frame_gap_ms=float(frame_gap_ms),
             max_gap=max_gap,
         )
 
-    def point(
-        self,
-        raw: Any,
-        index: int,
-        address_base: int,
-        default_order: ByteOrder,
-        max_registers: int,
-    ) -> ModbusPoint:
+    def point(self, raw: Any, index: int, quirks: _Quirks) -> ModbusPoint:
         if not isinstance(raw, Mapping):
             raise self.fail(f"[[points]] entry {index + 1} is not a table")
         name = raw.get("name")
@@ -377,7 +390,25 @@ class _ProfileParser:
                 "letters, digits and _ (at most 64)"
             )
         self.check_keys(raw, _POINT_KEYS, "this point", name)
+        table, data_type = self.location(raw, name, quirks)
+        meaning = self.meaning(raw, name, table, data_type)
+        return ModbusPoint(
+            name=name,
+            table=table,
+            address=self.address(
+                raw.get("address"), quirks.address_base, data_type, name
+            ),
+            type=data_type,
+            order=self.order(raw.get("order"), data_type, quirks.default_order, name),
+            mask=self.mask(raw.get("mask"), data_type, name),
+            valid_range=self.valid_range(raw.get("range"), name),
+            **meaning,
+        )
 
+    def location(
+        self, raw: Mapping[str, Any], name: str, quirks: _Quirks
+    ) -> tuple[Table, DataType]:
+        """The table and type, and whether the registers they take can be read."""
         table = self.enum(Table, raw.get("table"), name, "table")
         data_type = self.enum(DataType, raw.get("type"), name, "type")
         if (data_type is DataType.BOOL) != table.is_bits:
@@ -394,15 +425,18 @@ class _ProfileParser:
                 f"takes {data_type.registers} {counted}",
                 name,
             )
-        if not table.is_bits and data_type.registers > max_registers:
+        if not table.is_bits and data_type.registers > quirks.max_registers:
             raise self.fail(
                 f"type {data_type} takes {data_type.registers} registers, more than "
-                f"max_registers = {max_registers}",
+                f"max_registers = {quirks.max_registers}",
                 name,
             )
-        address = self.address(raw.get("address"), address_base, data_type, name)
-        order = self.order(raw.get("order"), data_type, default_order, name)
-        mask = self.mask(raw.get("mask"), data_type, name)
+        return table, data_type
+
+    def meaning(
+        self, raw: Mapping[str, Any], name: str, table: Table, data_type: DataType
+    ) -> dict[str, Any]:
+        """Scale, kind, states, access, markers and unit, checked against each other."""
         scale = self.decimal(raw.get("scale", 1), "scale", name)
         if scale == 0:
             raise self.fail("scale must not be 0", name)
@@ -428,23 +462,16 @@ class _ProfileParser:
             raise self.fail(
                 f"unit must be text of at most 16 characters: {unit!r}", name
             )
-        return ModbusPoint(
-            name=name,
-            table=table,
-            address=address,
-            type=data_type,
-            order=order,
-            scale=scale,
-            offset=offset,
-            unit=unit,
-            no_value=no_value,
-            no_value_nan=no_value_nan,
-            valid_range=self.valid_range(raw.get("range"), name),
-            kind=kind,
-            access=access,
-            states=states,
-            mask=mask,
-        )
+        return {
+            "scale": scale,
+            "offset": offset,
+            "unit": unit,
+            "no_value": no_value,
+            "no_value_nan": no_value_nan,
+            "kind": kind,
+            "access": access,
+            "states": states,
+        }
 
     def address(
         self, raw: Any, address_base: int, data_type: DataType, name: str
