@@ -534,10 +534,9 @@ class _ProfileParser:
             )
         states: dict[int, str] = {}
         for key, text in raw.items():
-            try:
-                value = int(str(key), 0)
-            except ValueError:
-                raise self.fail(f"state key {key!r} is not an integer", name) from None
+            if not re.fullmatch(r"-?[0-9]+", str(key)):
+                raise self.fail(f"state key {key!r} is not a decimal integer", name)
+            value = int(key)
             if not isinstance(text, str) or not text:
                 raise self.fail(f"state {key} must map to text, not {text!r}", name)
             if text in states.values():

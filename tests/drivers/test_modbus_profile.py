@@ -331,3 +331,14 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 
     with pytest.raises(ProfileError, match=r"broken\.toml is not valid TOML"):
         load_profile(path)
+
+
+def test_state_keys_are_decimal() -> None:
+    doc = with_point(type="uint16", kind="state", states={"0x55": "empty"})
+
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(doc)
+
+    assert str(caught.value) == (
+        "profile test_meter, point 'bad': state key '0x55' is not a decimal integer"
+    )
