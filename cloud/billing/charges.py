@@ -194,7 +194,7 @@ def recurring_charges(
     if window.last < start:
         return []
     charges = []
-    liable = DateSpan(start, window.last if end is None else max(end, start))
+    liable = DateSpan(start, date.max if end is None else max(end, start))
     for period in recurring_periods(terms, start, window.last):
         covered = period.overlap(liable)
         if covered is None or not window.contains(covered.first):
