@@ -59,9 +59,9 @@ from cloud.billing.consumption import (
     build_series,
 )
 from cloud.billing.errors import (
+    AmountTypeError,
     BillingError,
     CurrencyMismatchError,
-    FloatAmountError,
     InvoiceError,
     LateFeeError,
     LeaseError,
@@ -69,6 +69,7 @@ from cloud.billing.errors import (
     MoneyError,
     NumberingError,
     PaymentError,
+    PeriodError,
     ReadingError,
     TariffError,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "AccountBalance",
     "Allocation",
     "AllocationOrder",
+    "AmountTypeError",
     "AreaBasis",
     "Attribution",
     "AttributionRule",
@@ -156,7 +158,6 @@ __all__ = [
     "Delta",
     "DeltaKind",
     "DocumentKind",
-    "FloatAmountError",
     "HeldReading",
     "HoldCode",
     "InMemoryNumberAllocator",
@@ -186,6 +187,7 @@ __all__ = [
     "Period",
     "PeriodAlignment",
     "PeriodConsumption",
+    "PeriodError",
     "PropertyFeeTerms",
     "Proration",
     "ReadingError",

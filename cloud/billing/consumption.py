@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -322,6 +322,7 @@ class PeriodConsumption:
 
 
 def reading_ids_of(intervals: Iterable[UsageInterval]) -> tuple[str, ...]:
+    """The readings behind ``intervals``, each once, in the order first used."""
     seen: dict[str, None] = {}
     for interval in intervals:
         for reading_id in interval.delta.reading_ids:
@@ -345,6 +346,15 @@ class SeriesRules:
     max_step_fraction: Decimal = Decimal("0.5")
     lookahead: int = 3
 
+    def __post_init__(self) -> None:
+        for name in ("rollover_fraction", "max_step_fraction"):
+            value = to_decimal(getattr(self, name), name)
+            if not 0 < value <= 1:
+                raise ReadingError(f"{name} {value} must be above 0 and at most 1")
+            object.__setattr__(self, name, value)
+        if self.lookahead < 1:
+            raise ReadingError(f"lookahead {self.lookahead} must be at least 1")
+
 
 @dataclass(frozen=True, slots=True)
 class ConsumptionSeries:
@@ -363,6 +373,10 @@ class ConsumptionSeries:
             prefix.append(prefix[-1] + delta.quantity)
         object.__setattr__(self, "_ends", tuple(delta.end for delta in self.deltas))
         object.__setattr__(self, "_prefix", tuple(prefix))
+
+    def held_counts(self) -> Counter[HoldCode]:
+        """How many readings were set aside, per reason, for the service's metrics."""
+        return Counter(item.code for item in self.held)
 
     @property
     def covered_until(self) -> datetime | None:
@@ -423,32 +437,7 @@ def build_series(
     rules = rules or SeriesRules()
     _aware(now, "now")
     ordered = _ordered_installations(meter_point_id, installations, now)
-    by_id = {inst.installation_id: inst for inst in ordered}
-    grouped: dict[str, list[MeterReading]] = defaultdict(list)
-    held: list[HeldReading] = []
-
-    for reading in readings:
-        if reading.installation_id not in by_id:
-            held.append(
-                _hold(
-                    reading,
-                    HoldCode.UNKNOWN_INSTALLATION,
-                    f"reading {reading.reading_id} names installation "
-                    f"{reading.installation_id!r}, which does not serve meter point "
-                    f"{meter_point_id}",
-                )
-            )
-        elif reading.taken_at > now:
-            held.append(
-                _hold(
-                    reading,
-                    HoldCode.FUTURE,
-                    f"reading {reading.reading_id} is dated {reading.taken_at}, after "
-                    f"now ({now}); a gateway clock is probably wrong",
-                )
-            )
-        else:
-            grouped[reading.installation_id].append(reading)
+    grouped, held = _admit(meter_point_id, ordered, readings, now)
 
     deltas: list[Delta] = []
     for inst in ordered:
@@ -461,6 +450,35 @@ def build_series(
     return ConsumptionSeries(
         meter_point_id, tuple(deltas), tuple(held), attribution or Attribution()
     )
+
+
+def _admit(
+    meter_point_id: str,
+    installations: list[MeterInstallation],
+    readings: Iterable[MeterReading],
+    now: datetime,
+) -> tuple[dict[str, list[MeterReading]], list[HeldReading]]:
+    """Readings grouped per known installation; unknown and future ones refused."""
+    known = {inst.installation_id for inst in installations}
+    grouped: dict[str, list[MeterReading]] = defaultdict(list)
+    held: list[HeldReading] = []
+    for reading in readings:
+        if reading.installation_id not in known:
+            reason = (
+                f"reading {reading.reading_id} names installation "
+                f"{reading.installation_id!r}, which does not serve meter point "
+                f"{meter_point_id}"
+            )
+            held.append(_hold(reading, HoldCode.UNKNOWN_INSTALLATION, reason))
+        elif reading.taken_at > now:
+            reason = (
+                f"reading {reading.reading_id} is dated {reading.taken_at}, after "
+                f"now ({now}); a gateway clock is probably wrong"
+            )
+            held.append(_hold(reading, HoldCode.FUTURE, reason))
+        else:
+            grouped[reading.installation_id].append(reading)
+    return grouped, held
 
 
 def _aware(value: datetime, what: str) -> None:
@@ -648,58 +666,73 @@ def _judge(
     following: list[_Point],
     rules: SeriesRules,
 ) -> DeltaKind | HeldReading:
-    reading, elapsed = point.reading, point.at - last.at
-    step = point.value - last.value
-    if step >= 0:
-        limit = _step_limit(inst, rules.max_step_fraction, elapsed)
-        if step > limit and not point.authoritative:
-            return _hold(
-                reading,
-                HoldCode.IMPLAUSIBLE_JUMP,
-                f"reading {reading.reading_id} rose {step} since {last.value} at "
-                f"{last.at}, more than the plausible "
-                f"{round_fraction(limit, Decimal('0.001'), RoundingMode.HALF_UP)} for "
-                "that time",
-            )
-        falls_back = any(last.value <= f.value < point.value for f in following)
-        if falls_back and not point.authoritative:
-            return _hold(
-                reading,
-                HoldCode.SPIKE,
-                f"reading {reading.reading_id} value {point.value} is a spike: a "
-                f"following reading falls back below it, toward {last.value}",
-            )
-        return DeltaKind.NORMAL
+    if point.value >= last.value:
+        return _judge_rise(inst, point, last, following, rules)
+    return _judge_drop(inst, point, last, following, rules)
 
+
+def _judge_rise(
+    inst: MeterInstallation,
+    point: _Point,
+    last: _Point,
+    following: list[_Point],
+    rules: SeriesRules,
+) -> DeltaKind | HeldReading:
+    """A rise is use, unless it is too fast or the next readings fall back."""
+    reading, step = point.reading, point.value - last.value
+    if point.authoritative:
+        return DeltaKind.NORMAL
+    limit = _step_limit(inst, rules.max_step_fraction, point.at - last.at)
+    if step > limit:
+        shown = round_fraction(limit, Decimal("0.001"), RoundingMode.HALF_UP)
+        reason = (
+            f"reading {reading.reading_id} rose {step} since {last.value} at "
+            f"{last.at}, more than the plausible {shown} for that time"
+        )
+        return _hold(reading, HoldCode.IMPLAUSIBLE_JUMP, reason)
+    if any(last.value <= f.value < point.value for f in following):
+        reason = (
+            f"reading {reading.reading_id} value {point.value} is a spike: a "
+            f"following reading falls back below it, toward {last.value}"
+        )
+        return _hold(reading, HoldCode.SPIKE, reason)
+    return DeltaKind.NORMAL
+
+
+def _judge_drop(
+    inst: MeterInstallation,
+    point: _Point,
+    last: _Point,
+    following: list[_Point],
+    rules: SeriesRules,
+) -> DeltaKind | HeldReading:
+    """A drop is a glitch, a rollover (confirmed or pending) or held for review."""
+    reading, modulus = point.reading, inst.register.modulus
     recovered = [f for f in following if f.value >= last.value]
     if recovered:
-        return _hold(
-            reading,
-            HoldCode.GLITCH,
+        reason = (
             f"reading {reading.reading_id} dropped to {point.value} from "
             f"{last.value} and reading {recovered[0].reading.reading_id} is back at "
-            f"{recovered[0].value}: a glitch, not a reset",
+            f"{recovered[0].value}: a glitch, not a reset"
         )
-    wrapped = step + inst.register.modulus
-    if wrapped <= _step_limit(inst, rules.rollover_fraction, elapsed):
-        continues = any(f.value >= point.value for f in following)
-        if point.authoritative or continues:
+        return _hold(reading, HoldCode.GLITCH, reason)
+    wrapped = point.value + modulus - last.value
+    if wrapped <= _step_limit(inst, rules.rollover_fraction, point.at - last.at):
+        if point.authoritative or any(f.value >= point.value for f in following):
             return DeltaKind.ROLLOVER
-        return _hold(
-            reading,
-            HoldCode.ROLLOVER_UNCONFIRMED,
+        reason = (
             f"reading {reading.reading_id} value {point.value} after {last.value} "
-            f"looks like a rollover at {inst.register.modulus}, awaiting a following "
-            "reading to confirm it",
+            f"looks like a rollover at {modulus}, awaiting a following reading to "
+            "confirm it"
         )
-    return _hold(
-        reading,
-        HoldCode.LOWER_NOT_ROLLOVER,
+        return _hold(reading, HoldCode.ROLLOVER_UNCONFIRMED, reason)
+    reason = (
         f"reading {reading.reading_id} value {point.value} is lower than the last "
         f"accepted {last.value} at {last.at} and is no rollover of a register that "
-        f"wraps at {inst.register.modulus}; held for review (a reset or an "
-        "unrecorded meter replacement?)",
+        f"wraps at {modulus}; held for review (a reset or an unrecorded meter "
+        "replacement?)"
     )
+    return _hold(reading, HoldCode.LOWER_NOT_ROLLOVER, reason)
 
 
 def _delta(

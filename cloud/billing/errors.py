@@ -2,8 +2,9 @@
 
     BillingError
     ├── MoneyError              an amount or currency that cannot be money
-    │   ├── FloatAmountError    a float was given where an exact number is needed
+    │   ├── AmountTypeError     a float where a number must be exact
     │   └── CurrencyMismatchError  two currencies met in one sum or one document
+    ├── PeriodError             a span ending before it starts, a naive time, a bad zone
     ├── ReadingError            a reading or installation that cannot be right as given
     ├── MeterSeriesError        installations of one meter point overlap or end later
     ├── TariffError             a tariff that cannot be right, or none in force
@@ -27,9 +28,15 @@ class MoneyError(BillingError, ValueError):
     """An amount is not a finite number, or a currency code is not ISO 4217 shaped."""
 
 
-class FloatAmountError(MoneyError, TypeError):
-    """A float reached money or a rate; floats cannot hold 0.1 exactly, so they are
-    refused outright rather than converted."""
+class AmountTypeError(MoneyError, TypeError):
+    """A float (or a bool, or any non-decimal type) reached money, a rate or a
+    quantity; floats cannot hold 0.1 exactly, so they are refused outright rather
+    than converted."""
+
+
+class PeriodError(BillingError, ValueError):
+    """A period or date span ends before it starts, a time is naive, or a time zone
+    name is unknown."""
 
 
 class CurrencyMismatchError(MoneyError):

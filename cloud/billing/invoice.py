@@ -198,16 +198,10 @@ def credit_note(
         if amounts is not None
         else {line_no: left for line_no, left in remaining.items() if left.amount > 0}
     )
-    lines = []
-    for number, (line_no, amount) in enumerate(sorted(wanted.items()), start=1):
-        line = _credit_line(original, remaining, line_no, amount)
-        charge = replace(
-            line.charge,
-            description=f"Credit of {original.number} line {line_no}: "
-            f"{line.charge.description}",
-            amount=-amount,
-        )
-        lines.append(InvoiceLine(number, charge, -amount, credits_line=line_no))
+    lines = [
+        _credit_line(original, remaining, number, line_no, amount)
+        for number, (line_no, amount) in enumerate(sorted(wanted.items()), start=1)
+    ]
     if not lines:
         raise InvoiceError(f"nothing remains to credit on {original.number}")
     return Invoice(
@@ -246,8 +240,13 @@ def remaining_by_line(
 
 
 def _credit_line(
-    original: Invoice, remaining: dict[int, Money], line_no: int, amount: Money
+    original: Invoice,
+    remaining: dict[int, Money],
+    number: int,
+    line_no: int,
+    amount: Money,
 ) -> InvoiceLine:
+    """Line ``number`` of a credit note reversing ``amount`` of line ``line_no``."""
     lines = {line.line_no: line for line in original.lines}
     if line_no not in lines:
         raise InvoiceError(f"{original.number} has no line {line_no}")
@@ -265,7 +264,14 @@ def _credit_line(
             f"credit {amount} on {original.number} line {line_no} is more than the "
             f"{remaining[line_no]} that remains of it"
         )
-    return lines[line_no]
+    credited = lines[line_no].charge
+    charge = replace(
+        credited,
+        description=f"Credit of {original.number} line {line_no}: "
+        f"{credited.description}",
+        amount=-amount,
+    )
+    return InvoiceLine(number, charge, -amount, credits_line=line_no)
 
 
 def _allocate(

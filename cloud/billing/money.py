@@ -22,7 +22,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final
 
-from cloud.billing.errors import CurrencyMismatchError, FloatAmountError, MoneyError
+from cloud.billing.errors import AmountTypeError, CurrencyMismatchError, MoneyError
 
 DEFAULT_CURRENCY: Final = "CNY"
 CENT: Final = Decimal("0.01")
@@ -41,13 +41,13 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
     """``value`` as an exact, finite ``Decimal``.
 
     Accepts ``Decimal``, ``int`` and decimal strings (``"266.32"``); a float or a
-    bool raises ``FloatAmountError`` (a ``TypeError``) naming the value, because
+    bool raises ``AmountTypeError`` (a ``TypeError``) naming the value, because
     its binary value is not the decimal the caller meant.
     """
     if isinstance(value, bool):
-        raise FloatAmountError(f"{what} {value!r} is a bool, not a number")
+        raise AmountTypeError(f"{what} {value!r} is a bool, not a number")
     if isinstance(value, float):
-        raise FloatAmountError(
+        raise AmountTypeError(
             f"{what} {value!r} is a float; pass a Decimal, an int or a decimal "
             f"string such as {str(value)!r} so the value is exact"
         )
@@ -61,7 +61,7 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
         except ArithmeticError as exc:
             raise MoneyError(f"{what} {value!r} is not a decimal number") from exc
     else:
-        raise FloatAmountError(
+        raise AmountTypeError(
             f"{what} {value!r} is a {type(value).__name__}; "
             "pass a Decimal, an int or a decimal string"
         )

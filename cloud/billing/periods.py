@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cloud.billing.errors import BillingError
+from cloud.billing.errors import PeriodError
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 _MICROSECOND = timedelta(microseconds=1)
@@ -26,13 +26,16 @@ _MICROSECOND = timedelta(microseconds=1)
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
     """The ``ZoneInfo`` for an IANA name, cached (tariffs ask for it per interval)."""
-    return ZoneInfo(name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PeriodError(f"time zone {name!r} is not a known IANA zone") from exc
 
 
 def require_aware(value: datetime, what: str) -> datetime:
     """``value`` if it carries a UTC offset; a naive time is ambiguous by hours."""
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise BillingError(f"{what} {value!r} must be a timezone-aware datetime")
+        raise PeriodError(f"{what} {value!r} must be a timezone-aware datetime")
     return value
 
 
@@ -61,7 +64,7 @@ class Period:
         require_aware(self.start, "period start")
         require_aware(self.end, "period end")
         if self.end <= self.start:
-            raise BillingError(f"period end {self.end} is not after start {self.start}")
+            raise PeriodError(f"period end {self.end} is not after start {self.start}")
 
     @classmethod
     def month(cls, year: int, month: int, timezone: str = DEFAULT_TIMEZONE) -> Period:
@@ -96,7 +99,7 @@ class DateSpan:
 
     def __post_init__(self) -> None:
         if self.last < self.first:
-            raise BillingError(f"span ends {self.last} before it starts {self.first}")
+            raise PeriodError(f"span ends {self.last} before it starts {self.first}")
 
     @property
     def days(self) -> int:

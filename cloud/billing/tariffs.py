@@ -28,6 +28,11 @@ effect; usage is divided at that instant by the readings' time, and a delta betw
 two readings that straddles it is split pro rata by time (``UsageInterval``).
 Usage before the change still uses up tier room of the cycle.
 
+Window edges, cycle starts and version changes are local wall-clock times made
+aware with ``zoneinfo``. China has no daylight saving; in a zone that has, a
+repeated local time takes its first occurrence and a skipped one is shifted by
+the gap, as ``zoneinfo`` does.
+
 Amounts here are exact (``quantity × rate``); rounding happens on the invoice.
 """
 
@@ -379,9 +384,8 @@ def price_usage(
             cycle, used = tariff.cycle_start(start), Decimal(0)
         parts = [p for iv in intervals if (p := iv.clip(start, end)) is not None]
         quantity = sum((part.quantity for part in parts), Decimal(0))
-        lines += _segment_lines(
-            tariff, tariff.version_at(start), parts, start, end, used, quantity
-        )
+        segment = _Segment(tariff, tariff.version_at(start), start, end, parts)
+        lines += _segment_lines(segment, used, quantity)
         used += quantity
         total += quantity
     return UsagePricing(
@@ -434,75 +438,73 @@ def _tier_quantities(
     return result
 
 
-def _segment_lines(
-    tariff: Tariff,
-    version: TariffVersion,
-    parts: list[UsageInterval],
-    start: datetime,
-    end: datetime,
-    used: Decimal,
-    quantity: Decimal,
-) -> list[TariffLine]:
-    tiers = _tier_quantities(tariff.tier_edges(version), used, quantity)
-    readings = reading_ids_of(p for p in parts if p.quantity != 0)
-    estimated = any(p.delta.estimated for p in parts)
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A stretch of a period with one price version and one tier cycle."""
+
+    tariff: Tariff
+    version: TariffVersion
+    start: datetime
+    end: datetime
+    parts: list[UsageInterval]
+
+    @property
+    def reading_ids(self) -> tuple[str, ...]:
+        return reading_ids_of(p for p in self.parts if p.quantity != 0)
 
     def line(
+        self,
         component: LineComponent,
-        tier: int | None,
-        band: str | None,
-        amount_of: Decimal,
+        quantity: Decimal,
         rate: Decimal,
-        ids: tuple[str, ...],
+        *,
+        tier: int | None = None,
+        band: str | None = None,
+        reading_ids: tuple[str, ...] | None = None,
     ) -> TariffLine:
         return TariffLine(
-            tariff.tariff_id,
-            version.effective_from,
-            component,
-            tier,
-            band,
-            amount_of,
-            rate,
-            Money(exact_product(amount_of, rate), tariff.currency),
-            start,
-            end,
-            ids,
-            estimated,
+            tariff_id=self.tariff.tariff_id,
+            version_from=self.version.effective_from,
+            component=component,
+            tier=tier,
+            band=band,
+            quantity=quantity,
+            rate=rate,
+            amount=Money(exact_product(quantity, rate), self.tariff.currency),
+            start=self.start,
+            end=self.end,
+            reading_ids=self.reading_ids if reading_ids is None else reading_ids,
+            estimated=any(p.delta.estimated for p in self.parts),
         )
 
+
+def _segment_lines(
+    segment: _Segment, used: Decimal, quantity: Decimal
+) -> list[TariffLine]:
+    """Tier lines, or band lines plus tier adders under time of use."""
+    version = segment.version
+    edges = segment.tariff.tier_edges(version)
+    tiers = _tier_quantities(edges, used, quantity)
     if version.tou is None:
         return [
-            line(
-                LineComponent.TIER,
-                number,
-                None,
-                part,
-                version.tiers[number - 1].rate,
-                readings,
-            )
-            for number, part in tiers
+            segment.line(LineComponent.TIER, part, version.tiers[n - 1].rate, tier=n)
+            for n, part in tiers
         ]
     lines = []
-    for band, (band_quantity, ids) in _band_quantities(
-        tariff, version.tou, parts
-    ).items():
+    bands = _band_quantities(segment.tariff, version.tou, segment.parts)
+    for band, (band_quantity, ids) in bands.items():
         if band_quantity != 0:
+            rate = version.tou.band_rates[band]
             lines.append(
-                line(
-                    LineComponent.BAND,
-                    None,
-                    band,
-                    band_quantity,
-                    version.tou.band_rates[band],
-                    ids,
+                segment.line(
+                    LineComponent.BAND, band_quantity, rate, band=band, reading_ids=ids
                 )
             )
-    base_rate = version.tiers[0].rate
     for number, part in tiers:
-        adder = version.tiers[number - 1].rate - base_rate
+        adder = version.tiers[number - 1].rate - version.tiers[0].rate
         if number > 1 and adder != 0:
             lines.append(
-                line(LineComponent.TIER_ADDER, number, None, part, adder, readings)
+                segment.line(LineComponent.TIER_ADDER, part, adder, tier=number)
             )
     return lines
 

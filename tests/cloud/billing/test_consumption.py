@@ -16,6 +16,7 @@ from cloud.billing import (
     Period,
     ReadingError,
     Register,
+    SeriesRules,
     build_series,
 )
 from tests.cloud.billing.helpers import TZ, D, at, installation, readings, series
@@ -204,6 +205,20 @@ def test_refusals_name_what_is_wrong() -> None:
     assert reasons["same-b"][0] is HoldCode.DUPLICATE
     assert "same-a" not in reasons
     assert [d.to_reading_id for d in result.deltas] == ["same-a"]
+    assert result.held_counts() == {
+        HoldCode.OUTSIDE_INSTALLATION: 1,
+        HoldCode.OUT_OF_REGISTER: 1,
+        HoldCode.UNKNOWN_INSTALLATION: 1,
+        HoldCode.CONFLICTING_DUPLICATE: 2,
+        HoldCode.DUPLICATE: 1,
+    }
+
+
+def test_series_rules_that_cannot_work_are_refused() -> None:
+    with pytest.raises(ReadingError, match="rollover_fraction 0 must be above 0"):
+        SeriesRules(rollover_fraction=D(0))
+    with pytest.raises(ReadingError, match="lookahead 0 must be at least 1"):
+        SeriesRules(lookahead=0)
 
 
 def test_estimated_readings_are_carried_through() -> None:

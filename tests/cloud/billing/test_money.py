@@ -8,8 +8,8 @@ from fractions import Fraction
 import pytest
 
 from cloud.billing import (
+    AmountTypeError,
     CurrencyMismatchError,
-    FloatAmountError,
     Money,
     MoneyError,
     RoundingMode,
@@ -34,7 +34,7 @@ D = Decimal
 def test_floats_are_refused_with_a_type_error_naming_the_value(build: object) -> None:
     with pytest.raises(TypeError, match=r"is a float") as caught:
         build()  # type: ignore[operator]
-    assert isinstance(caught.value, FloatAmountError)
+    assert isinstance(caught.value, AmountTypeError)
     assert any(text in str(caught.value) for text in ("0.1", "266.32", "1.5", "0.01"))
 
 

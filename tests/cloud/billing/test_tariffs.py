@@ -10,6 +10,7 @@ from cloud.billing import (
     LineComponent,
     MeterKind,
     Period,
+    PeriodError,
     Tariff,
     TariffBook,
     TariffError,
@@ -158,6 +159,12 @@ def test_tier_limits_must_rise() -> None:
         Tier(None, D("-0.1"))
     with pytest.raises(TypeError, match=r"tier rate 0\.538 is a float"):
         Tier(None, 0.538)  # type: ignore[arg-type]
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    version = TariffVersion(LONG_AGO, (Tier(None, D("0.5")),))
+    with pytest.raises(PeriodError, match="'Asia/Shanghia' is not a known IANA zone"):
+        Tariff("t", MeterKind.ELECTRICITY, (version,), timezone="Asia/Shanghia")
 
 
 def test_no_version_in_force_is_an_error() -> None:
