@@ -140,11 +140,6 @@ class Lease:
                 f"lease {self.lease_id} ends {self.end} before it starts {self.start}"
             )
 
-    def days(self, through: date) -> DateSpan | None:
-        """The leased days up to ``through``."""
-        last = through if self.end is None else min(self.end, through)
-        return DateSpan(self.start, last) if last >= self.start else None
-
     def instants(self, timezone: str) -> tuple[datetime, datetime | None]:
         """Local midnight of the first day, and after the last day (None: open)."""
         end = None

@@ -10,7 +10,6 @@ it begins in the property's time zone, which is where the two meet.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -82,10 +81,6 @@ class Period:
             day_start(span.last + timedelta(days=1), timezone),
         )
 
-    def overlap(self, other: Period) -> Period | None:
-        start, end = max(self.start, other.start), min(self.end, other.end)
-        return Period(start, end) if start < end else None
-
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
 
@@ -111,10 +106,6 @@ class DateSpan:
 
     def contains(self, day: date) -> bool:
         return self.first <= day <= self.last
-
-    def each_day(self) -> Iterator[date]:
-        for offset in range(self.days):
-            yield self.first + timedelta(days=offset)
 
 
 def add_months(day: date, months: int) -> date:

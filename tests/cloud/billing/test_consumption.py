@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from cloud.billing import (
     Attribution,
     AttributionRule,
+    DateSpan,
     DeltaKind,
     HoldCode,
     MeterReading,
     MeterSeriesError,
     Period,
+    PeriodError,
     ReadingError,
     Register,
     SeriesRules,
@@ -269,6 +271,14 @@ def test_naive_times_and_floats_are_refused_when_built() -> None:
         MeterReading("r", "m1", at(2026, 1, 1).replace(tzinfo=None), D(1))
     with pytest.raises(TypeError, match=r"reading r value 1\.5 is a float"):
         MeterReading("r", "m1", at(2026, 1, 1), 1.5)  # type: ignore[arg-type]
+
+
+def test_periods_from_local_calendar_days() -> None:
+    days = DateSpan(date(2026, 3, 1), date(2026, 3, 31))
+    assert Period.of_days(days, TZ) == Period.month(2026, 3, TZ)
+    assert Period.month(2026, 3, TZ).start.isoformat() == "2026-03-01T00:00:00+08:00"
+    with pytest.raises(PeriodError, match="is not after start"):
+        Period(at(2026, 3, 2), at(2026, 3, 1))
 
 
 def test_a_delta_straddling_the_month_end_is_split_pro_rata() -> None:

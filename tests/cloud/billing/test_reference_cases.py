@@ -529,3 +529,22 @@ def test_sixteen_bit_counter_rollover_with_ct_ratio() -> None:
         D("19.90"),
     ]
     assert usage.held == ()
+
+
+@pytest.mark.parametrize(
+    ("kwh", "expected"),
+    [
+        pytest.param("2760", [(1, D(2760))], id="2760 kWh: one tier-1 line"),
+        pytest.param(
+            "2760.5", [(1, D(2760)), (2, D("0.5"))], id="2760.5: 0.5 in tier 2"
+        ),
+        pytest.param("4800", [(1, D(2760)), (2, D(2040))], id="4800: tier 2 full"),
+    ],
+)
+def test_zhejiang_boundary_lines(kwh: str, expected: list[tuple[int, Decimal]]) -> None:
+    usage = series(
+        [installation(installed_at=YEAR_2025.start)],
+        readings("m1", [(at(2026, 1, 1), kwh)]),
+    ).period(YEAR_2025)
+    pricing = price_usage(zhejiang(), usage.intervals, period=YEAR_2025)
+    assert [(line.tier, line.quantity) for line in pricing.lines] == expected
