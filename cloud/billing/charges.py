@@ -319,23 +319,23 @@ def split_usage_by_lease(
             raise LeaseError(
                 f"leases {before.lease_id} and {after.lease_id} of one unit overlap"
             )
+    edges = {edge for _, start, end in spans for edge in (start, end) if edge}
     by_lease: dict[str, list[UsageInterval]] = {lease.lease_id: [] for lease in leases}
     vacant: list[UsageInterval] = []
     for interval in intervals:
-        cursor = interval.start
-        for lease, lease_start, lease_end in spans:
-            if cursor < lease_start:
-                gap = interval.clip(cursor, lease_start)
-                if gap is not None:
-                    vacant.append(gap)
-            part = interval.clip(max(cursor, lease_start), lease_end or interval.end)
-            if part is not None:
-                by_lease[lease.lease_id].append(part)
-                cursor = part.end
-            cursor = max(cursor, min(lease_end or interval.end, interval.end))
-        rest = interval.clip(cursor, interval.end)
-        if rest is not None:
-            vacant.append(rest)
+        inner = {edge for edge in edges if interval.start < edge < interval.end}
+        cuts = sorted({interval.start, interval.end, *inner})
+        for lo, hi in itertools.pairwise(cuts):
+            piece = interval.clip(lo, hi)
+            if piece is None or (piece.quantity == 0 and piece.delta.quantity != 0):
+                continue
+            running = [
+                lease for lease, start, end in spans if start <= lo < (end or hi)
+            ]
+            if running:
+                by_lease[running[0].lease_id].append(piece)
+            else:
+                vacant.append(piece)
     return UsageSplit(
         {lease_id: tuple(parts) for lease_id, parts in by_lease.items()}, tuple(vacant)
     )
