@@ -70,7 +70,11 @@ class Rejection:
 
 @dataclass(slots=True)
 class DeviceStats:
+    """Counts per device. Duplicates are expected traffic, not refusals, so they
+    are counted apart and kept out of ``BleConnector.rejections``."""
+
     accepted: int = 0
+    duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by RejectReason
     last_reason: str | None = None
 
@@ -130,7 +134,7 @@ class BleConnector:
         self.scans_started = 0
         self.restarts = 0  # by the watchdog
         self.start_failures = 0
-        self.rejections: deque[Rejection] = deque(maxlen=_RECORDED_REJECTIONS)
+        self.rejections: deque[Rejection] = deque(maxlen=_RECORDED_REJECTIONS)  # latest
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self.run(), name="ble-connector")
@@ -228,15 +232,16 @@ class BleConnector:
         self, target: _Device, code: RejectReason, message: str, now: float
     ) -> None:
         stats = target.stats
+        if code is RejectReason.DUPLICATE:
+            # A repeat proves the device is alive; it is expected, not a fault.
+            stats.duplicates += 1
+            self._heard_from(target, now)
+            _LOG.debug("%s: dropped %s", target.device_id, message)
+            return
         first_time = stats.rejected[code] == 0
         stats.rejected[code] += 1
         stats.last_reason = message
         self.rejections.append(Rejection(target.device_id, code, message, now))
-        if code is RejectReason.DUPLICATE:
-            # A repeat proves the device is alive; it is expected, not a fault.
-            self._heard_from(target, now)
-            _LOG.debug("%s: dropped %s", target.device_id, message)
-            return
         level = logging.WARNING if first_time else logging.DEBUG
         _LOG.log(
             level, "%s: refused advertisement (%s): %s", target.device_id, code, message

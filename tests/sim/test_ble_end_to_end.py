@@ -99,7 +99,7 @@ async def test_simulated_building_reaches_the_sink_decoded_and_deduplicated() ->
     def scenario_played() -> bool:
         return (
             any(e.data["active"] is False for e in sink.events("leak-1", "alarm"))
-            and connector.stats("button-1").rejected["duplicate"] >= 5
+            and connector.stats("button-1").duplicates >= 5
             and ("th-1", False) in [(d, online) for d, online, _ in sink.online]
             and any(
                 r.quality is Quality.OUT_OF_RANGE
@@ -144,5 +144,5 @@ async def test_simulated_building_reaches_the_sink_decoded_and_deduplicated() ->
         Decimal("2.95")
     }
     assert {r.value for r in sink.readings("ruuvi-1", "tx_power")} == {Decimal(4)}
-    assert connector.stats("ruuvi-1").rejected["duplicate"] >= 1
+    assert connector.stats("ruuvi-1").duplicates >= 1
     assert connector.restarts == 0
