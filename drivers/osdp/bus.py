@@ -43,6 +43,7 @@ from osdp import (
     StatusReportType,
 )
 
+from drivers.errors import TransportError
 from drivers.osdp.cards import decode_card, decode_keypad
 from drivers.osdp.channel import SerialChannel
 from drivers.osdp.door import Door, DoorChange
@@ -167,8 +168,8 @@ class OsdpBus:
         self.port = port
         self.counts: Counter[str] = Counter()
         """How often each reason code was recorded: bad data, link failures."""
-        self.reasons: dict[str, str] = {}
-        """The last reason recorded per device id, as a sentence."""
+        self.reasons: dict[tuple[str, str], str] = {}
+        """The last message per (device id, reason code), as a sentence."""
         self._sink = sink
         self._clock = clock
         self._offline_after_s = offline_after_s
@@ -202,10 +203,18 @@ class OsdpBus:
 
         self._loop = asyncio.get_running_loop()
         self._channel.open()
-        osdp_sys.set_loglevel(self._log_level)
-        panel = osdp_sys.ControlPanel([self._pd_info(r.config) for r in self._readers])
-        panel.set_event_callback(self._from_libosdp_event)
-        panel.set_command_completion_callback(self._from_libosdp_completion)
+        try:
+            osdp_sys.set_loglevel(self._log_level)  # libosdp keeps it per context
+            panel = osdp_sys.ControlPanel(
+                [self._pd_info(r.config) for r in self._readers]
+            )
+            panel.set_event_callback(self._from_libosdp_event)
+            panel.set_command_completion_callback(self._from_libosdp_completion)
+        except Exception as exc:
+            self._channel.close()
+            raise TransportError(
+                f"{self.port}: libosdp refused the panel: {exc}"
+            ) from exc
         started = time.monotonic()
         for reader in self._readers:
             reader.attempt_started = started
@@ -463,22 +472,37 @@ class OsdpBus:
         self._publish(DeviceEvent(reader.device_id, "card_read", data))
 
     def _status(self, reader: _Reader, report_type: int, report: bytes) -> None:
-        config = reader.config
         if report_type == StatusReportType.Local:
             self._tamper(reader, "reader", bool(_entry(report, 0, "local status")))
         elif report_type == StatusReportType.Input:
-            if config.tamper_input is not None:
-                active = _entry(report, config.tamper_input, "tamper input")
-                self._tamper(reader, "input", bool(active))
-            if config.door_input is not None:
-                active = bool(_entry(report, config.door_input, "door contact input"))
-                is_open = active == config.door_open_when_active
-                self._door(reader, reader.door.contact(is_open, self._clock()))
+            self._inputs(reader, report)
         elif report_type != StatusReportType.Output:
             raise ReaderDataError(
                 "status_type_unsupported",
                 f"status report type {report_type} is not used",
             )
+
+    def _inputs(self, reader: _Reader, report: bytes) -> None:
+        """Door contact and tamper input; a missing one does not hide the other."""
+        config = reader.config
+        problems: list[ReaderDataError] = []
+        if config.door_input is not None:
+            try:
+                active = bool(_entry(report, config.door_input, "door contact input"))
+            except ReaderDataError as exc:
+                problems.append(exc)
+            else:
+                is_open = active == config.door_open_when_active
+                self._door(reader, reader.door.contact(is_open, self._clock()))
+        if config.tamper_input is not None:
+            try:
+                active = bool(_entry(report, config.tamper_input, "tamper input"))
+            except ReaderDataError as exc:
+                problems.append(exc)
+            else:
+                self._tamper(reader, "input", active)
+        for problem in problems:
+            self._reject(reader, problem.code, str(problem))
 
     def _tamper(self, reader: _Reader, source: str, active: bool) -> None:
         previous = reader.tamper.get(source)
@@ -594,7 +618,7 @@ class OsdpBus:
         reader.retry_at = now + delay
         reader.backoff_s = min(reader.backoff_s * 2, self._retry_max_s)
         self.counts[code] += 1
-        self.reasons[reader.device_id] = reason
+        self.reasons[reader.device_id, code] = reason
         index = reader.index
         disabled = self._panel_thread.call(lambda panel: _disable(panel, index))
         # Runs after the completions of the flushed commands have been posted.
@@ -700,7 +724,7 @@ class OsdpBus:
     def _reject(self, reader: _Reader | None, code: str, message: str) -> None:
         self.counts[code] += 1
         device_id = reader.device_id if reader is not None else self.port
-        self.reasons[device_id] = message
+        self.reasons[device_id, code] = message
         if (device_id, code) in self._warned:
             logger.debug("%s dropped: %s", device_id, message)
         else:
