@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import osdp_sys
 from osdp import (
@@ -53,10 +53,13 @@ from drivers.osdp.errors import (
     ReaderDataError,
     ReaderOfflineError,
 )
+from drivers.osdp.panel import PanelThread
 from drivers.osdp.profile import MAX_TIMER_S, ReaderConfig
 from drivers.types import DeviceEvent, DeviceSink
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TICK_S = 0.05
 DISABLE_PENDING_RETRY_S = 0.25
@@ -193,14 +196,12 @@ class OsdpBus:
         self._by_id = {reader.device_id: reader for reader in self._readers}
         self._warned: set[tuple[str, str]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._panel_thread: Any = None
+        self._panel_thread: PanelThread | None = None
         self._supervisor: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        from drivers.osdp.panel import PanelThread
-
         self._loop = asyncio.get_running_loop()
         self._channel.open()
         try:
@@ -402,7 +403,12 @@ class OsdpBus:
             ) from exc
 
     async def _call(self, action: Callable[[Any], Any]) -> Any:
-        return await asyncio.wrap_future(self._panel_thread.call(action))
+        return await asyncio.wrap_future(self._on_panel(action))
+
+    def _on_panel(self, action: Callable[[Any], T]) -> Future[T]:
+        """Run ``action(panel)`` on the thread that owns libosdp."""
+        assert self._panel_thread is not None, "the bus is not entered"
+        return self._panel_thread.call(action)
 
     # --- from libosdp's thread -----------------------------------------------------
 
@@ -620,7 +626,7 @@ class OsdpBus:
         self.counts[code] += 1
         self.reasons[reader.device_id, code] = reason
         index = reader.index
-        disabled = self._panel_thread.call(lambda panel: _disable(panel, index))
+        disabled = self._on_panel(lambda panel: _disable(panel, index))
         # Runs after the completions of the flushed commands have been posted.
         disabled.add_done_callback(lambda _: self._post(self._after_disable, reader))
 
@@ -648,9 +654,7 @@ class OsdpBus:
     def _retry(self, reader: _Reader) -> None:
         reader.enabling = True
         index, address, channel = reader.index, reader.config.address, self._channel
-        enabled = self._panel_thread.call(
-            lambda panel: _enable(panel, index, address, channel)
-        )
+        enabled = self._on_panel(lambda panel: _enable(panel, index, address, channel))
         enabled.add_done_callback(lambda done: self._post(self._retried, reader, done))
 
     def _retried(self, reader: _Reader, done: Future[float | None]) -> None:

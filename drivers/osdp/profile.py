@@ -16,6 +16,7 @@ from typing import Any
 
 from drivers.errors import ProfileError
 from drivers.osdp.cards import WIEGAND_FORMATS
+from firmware_profiles import profile_path
 
 ALARM_KINDS = frozenset({"door_forced", "door_held_open", "tamper"})
 MAX_TIMER_S = 25.5
@@ -38,8 +39,6 @@ class OsdpProfile:
 
 def load_profile(profile_id: str) -> OsdpProfile:
     """Read and check ``firmware_profiles/<profile_id>.toml``."""
-    from firmware_profiles import profile_path
-
     path = profile_path(profile_id)
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
