@@ -108,6 +108,8 @@ class Gateway:
         self._synced = 0
         self._stop_polling = asyncio.Event()
         self._protocols: dict[str, str] = {}
+        self.modbus_devices: dict[str, PolledDevice] = {}
+        self.door_buses: dict[str, Any] = {}
         self._depth_checked_at = 0.0
         self.metrics.last_seq.set(self.buffer.last_seq)
 
@@ -138,8 +140,6 @@ class Gateway:
         self, stop: asyncio.Event, *, drain_timeout_s: float = 30.0
     ) -> RunSummary:
         async with self._devices() as targets:
-            for target in targets:
-                self._protocols[target.device.device_id] = target.protocol
             writer = asyncio.create_task(self._writer(), name="edge-writer")
             uplink = asyncio.create_task(self._uplink(), name="edge-uplink")
             polls = [
@@ -170,48 +170,105 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def _devices(self) -> AsyncIterator[list[PollTarget]]:
-        """Open every configured bus and add its devices."""
+        """Open every configured bus and connector; yields the devices to poll."""
+        async with contextlib.AsyncExitStack() as stack:
+            targets = await self._open_modbus(stack)
+            await self._open_push(stack)
+            yield targets
+
+    async def _open_modbus(self, stack: contextlib.AsyncExitStack) -> list[PollTarget]:
         from drivers.modbus import ModbusRtuBus, ModbusTcpBus, load_profile
 
         targets: list[PollTarget] = []
-        async with contextlib.AsyncExitStack() as stack:
-            for tcp in self.config.modbus_tcp:
-                bus = await stack.enter_async_context(
-                    ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+        for tcp in self.config.modbus_tcp:
+            bus = await stack.enter_async_context(
+                ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+            )
+            for dev in tcp.devices:
+                device = bus.add_device(
+                    dev.id,
+                    dev.unit_id,
+                    load_profile(dev.profile),
+                    timeout_s=dev.timeout_s,
                 )
-                for dev in tcp.devices:
-                    device = bus.add_device(
-                        dev.id,
-                        dev.unit_id,
-                        load_profile(dev.profile),
-                        timeout_s=dev.timeout_s,
-                    )
-                    targets.append(
-                        PollTarget(device, "modbus-tcp", dev.poll_interval_s)
-                    )
-            for rtu in self.config.modbus_rtu:
-                bus = await stack.enter_async_context(
-                    ModbusRtuBus(
-                        port=rtu.port,
-                        baudrate=rtu.baudrate,
-                        parity=rtu.parity,
-                        stopbits=rtu.stopbits,
-                        bytesize=rtu.bytesize,
-                        timeout_s=rtu.timeout_s,
-                        frame_gap_s=rtu.frame_gap_ms / 1000,
-                    )
+                targets.append(PollTarget(device, "modbus-tcp", dev.poll_interval_s))
+        for rtu in self.config.modbus_rtu:
+            line = await stack.enter_async_context(
+                ModbusRtuBus(
+                    port=rtu.port,
+                    baudrate=rtu.baudrate,
+                    parity=rtu.parity,
+                    stopbits=rtu.stopbits,
+                    bytesize=rtu.bytesize,
+                    timeout_s=rtu.timeout_s,
+                    frame_gap_s=rtu.frame_gap_ms / 1000,
                 )
-                for dev in rtu.devices:
-                    device = bus.add_device(
-                        dev.id,
-                        dev.unit_id,
-                        load_profile(dev.profile),
-                        timeout_s=dev.timeout_s,
-                    )
-                    targets.append(
-                        PollTarget(device, "modbus-rtu", dev.poll_interval_s)
-                    )
-            yield targets
+            )
+            for dev in rtu.devices:
+                device = line.add_device(
+                    dev.id,
+                    dev.unit_id,
+                    load_profile(dev.profile),
+                    timeout_s=dev.timeout_s,
+                )
+                targets.append(PollTarget(device, "modbus-rtu", dev.poll_interval_s))
+        for target in targets:
+            self._protocols[target.device.device_id] = target.protocol
+            self.modbus_devices[target.device.device_id] = target.device
+        return targets
+
+    async def _open_push(self, stack: contextlib.AsyncExitStack) -> None:
+        """Start the drivers that report by themselves, with this gateway as sink."""
+        if self.config.ble is not None:
+            from drivers.ble import BleConnector, BleDeviceConfig, scanner_backend
+
+            ble = self.config.ble
+            for dev in ble.devices:
+                self._mark_offline(dev.id, "ble")
+            await stack.enter_async_context(
+                BleConnector(
+                    devices=[
+                        BleDeviceConfig(
+                            d.id,
+                            d.profile,
+                            d.address,
+                            bytes.fromhex(d.bindkey) if d.bindkey else None,
+                        )
+                        for d in ble.devices
+                    ],
+                    sink=self,
+                    backend=scanner_backend(ble.backend, ble.address),
+                    watchdog_s=ble.watchdog_s,
+                )
+            )
+        for line in self.config.osdp:
+            from drivers.osdp import OsdpBus, ReaderConfig
+
+            readers = []
+            for reader in line.readers:
+                self._mark_offline(reader.id, "osdp")
+                entry: dict[str, Any] = {
+                    "device_id": reader.id,
+                    "address": reader.address,
+                    "scbk": reader.scbk,
+                    "profile": reader.profile,
+                }
+                if reader.held_open_s is not None:
+                    entry["held_open_s"] = reader.held_open_s
+                if reader.unlock_s is not None:
+                    entry["unlock_s"] = reader.unlock_s
+                readers.append(ReaderConfig.from_mapping(entry))
+            bus = await stack.enter_async_context(
+                OsdpBus(
+                    port=line.port, baudrate=line.baudrate, readers=readers, sink=self
+                )
+            )
+            for reader in line.readers:
+                self.door_buses[reader.id] = bus
+
+    def _mark_offline(self, device_id: str, protocol: str) -> None:
+        self._protocols[device_id] = protocol
+        self.metrics.device_online.labels(device_id, protocol).set(0)
 
     async def _poll_loop(self, target: PollTarget) -> None:
         device, interval = target.device, target.interval_s

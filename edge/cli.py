@@ -39,6 +39,9 @@ def run(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pymodbus logs a device's late or stray reply as an ERROR with a frame dump; the
+    # driver already detects, counts and reports those per device.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     site = _load(config)
     asyncio.run(_run(site, drain_timeout))
 

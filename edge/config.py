@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -100,6 +101,42 @@ class ModbusRtuBus(_Section):
     devices: list[ModbusDevice] = Field(min_length=1)
 
 
+class BleDevice(_Section):
+    id: DeviceId
+    profile: str
+    address: str = Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+    bindkey: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{32}$")
+
+
+class BleSection(_Section):
+    backend: Literal["platform", "sim"] = "platform"
+    address: str | None = Field(default=None, description="simulator socket host:port")
+    watchdog_s: float = Field(default=120.0, gt=0)
+    devices: list[BleDevice] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sim_needs_address(self) -> BleSection:
+        if self.backend == "sim" and not self.address:
+            raise ValueError('backend "sim" needs address = "host:port"')
+        return self
+
+
+class OsdpReader(_Section):
+    id: DeviceId
+    address: int = Field(ge=0, le=126)
+    profile: str = "osdp_generic_door"
+    scbk: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{32}$")
+    held_open_s: float | None = Field(default=None, gt=0)
+    unlock_s: float | None = Field(default=None, gt=0)
+
+
+class OsdpBus(_Section):
+    id: DeviceId
+    port: str
+    baudrate: int = Field(default=115200, ge=1200, le=921_600)
+    readers: list[OsdpReader] = Field(min_length=1)
+
+
 class SiteConfig(_Section):
     gateway: GatewaySection
     cloud: CloudSection
@@ -107,6 +144,8 @@ class SiteConfig(_Section):
     health: HealthSection = HealthSection()
     modbus_tcp: list[ModbusTcpBus] = Field(default_factory=list)
     modbus_rtu: list[ModbusRtuBus] = Field(default_factory=list)
+    ble: BleSection | None = None
+    osdp: list[OsdpBus] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
@@ -120,6 +159,8 @@ class SiteConfig(_Section):
     def device_ids(self) -> list[str]:
         ids = [d.id for bus in self.modbus_tcp for d in bus.devices]
         ids += [d.id for bus in self.modbus_rtu for d in bus.devices]
+        ids += [d.id for d in self.ble.devices] if self.ble else []
+        ids += [r.id for bus in self.osdp for r in bus.readers]
         return ids
 
 
@@ -168,3 +209,29 @@ def _check_profiles(path: Path, config: SiteConfig) -> None:
             load_profile(device.profile)
         except ProfileError as exc:
             raise ConfigError(f"{path}: {where} ({device.id}): {exc}") from exc
+    _check_push_profiles(path, config)
+
+
+def _check_push_profiles(path: Path, config: SiteConfig) -> None:
+    from drivers.ble import load_ble_profile
+    from drivers.errors import DriverError
+    from drivers.osdp import load_profile as load_osdp_profile
+
+    checks: list[tuple[str, str, Callable[[str], object]]] = []
+    if config.ble:
+        checks += [
+            (f"ble.devices[{d}]", dev.profile, load_ble_profile)
+            for d, dev in enumerate(config.ble.devices)
+        ]
+    checks += [
+        (f"osdp[{b}].readers[{r}]", reader.profile, load_osdp_profile)
+        for b, bus in enumerate(config.osdp)
+        for r, reader in enumerate(bus.readers)
+    ]
+    for where, profile_id, load in checks:
+        try:
+            load(profile_id)
+        except (DriverError, ValueError, OSError) as exc:
+            raise ConfigError(
+                f"{path}: {where}: profile {profile_id!r}: {exc}"
+            ) from exc

@@ -315,7 +315,51 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
                 "poll_interval_s = 2.0",
                 "",
             ]
+    lines += _push_sections(wiring)
     return "\n".join(lines)
+
+
+def _push_sections(wiring: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    ble = wiring.get("ble")
+    if ble:
+        socket_ = ble["socket"]
+        lines += [
+            "[ble]",
+            'backend = "sim"',
+            f'address = "{socket_["host"]}:{socket_["port"]}"',
+            "watchdog_s = 30",
+            "",
+        ]
+        for device in ble["devices"]:
+            lines += [
+                "[[ble.devices]]",
+                f'id = "{device["device_id"]}"',
+                f'profile = "{device["profile"]}"',
+                f'address = "{device["address"]}"',
+            ]
+            if device.get("bindkey"):
+                lines.append(f'bindkey = "{device["bindkey"]}"')
+            lines.append("")
+    for line in wiring.get("osdp", []):
+        lines += [
+            "[[osdp]]",
+            f'id = "{line["line"]}"',
+            f'port = "{line["port"]}"',
+            f"baudrate = {line['baudrate']}",
+            "",
+        ]
+        for reader in line["readers"]:
+            lines += [
+                "[[osdp.readers]]",
+                f'id = "{reader["device_id"]}"',
+                f"address = {reader['address']}",
+                f'profile = "{reader["profile"]}"',
+            ]
+            if reader.get("scbk"):
+                lines.append(f'scbk = "{reader["scbk"]}"')
+            lines.append("")
+    return lines
 
 
 @contextlib.contextmanager
