@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cloud.billing import (
@@ -198,6 +198,10 @@ def test_a_glitch_that_recovers_never_changes_the_total(
     for step in steps:
         value = (value + step) % Decimal(100000)
         values.append(value)
+    # A series that wraps past 99999.9 reads 0.0 legitimately right after the wrap,
+    # so a glitch to 0.0 there is indistinguishable from the true reading; the wrap
+    # itself is covered by the rollover cases.
+    assume(start + sum(steps) < Decimal(100000))
     spoiled = data.draw(st.integers(min_value=0, max_value=len(values) - 2))
     readings = [
         MeterReading(
