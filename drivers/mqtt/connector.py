@@ -88,6 +88,7 @@ class MqttConnector:
         self._devices = self._build_devices(devices)
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
+        self._connection_made = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.connections = 0
         """How many times a connection was established (1 + reconnects)."""
@@ -140,6 +141,11 @@ class MqttConnector:
         """Return once the connector is connected and subscribed."""
         await self._connected.wait()
 
+    async def wait_connections(self, count: int) -> None:
+        """Return once the connector has connected ``count`` times (reconnects + 1)."""
+        async with self._connection_made:
+            await self._connection_made.wait_for(lambda: self.connections >= count)
+
     def stats(self, device_id: str) -> DeviceStats:
         state = self._devices[device_id].state
         return DeviceStats(
@@ -160,9 +166,8 @@ class MqttConnector:
                 async with self._new_client() as client:
                     await self._subscribe(client)
                     self._client = client
-                    self.connections += 1
-                    self._connected.set()
                     failures = 0
+                    await self._note_connected()
                     logger.info(
                         "connected to MQTT broker %s:%s", self._host, self._port
                     )
@@ -182,6 +187,12 @@ class MqttConnector:
                 )
                 failures += 1
                 await asyncio.sleep(delay)
+
+    async def _note_connected(self) -> None:
+        async with self._connection_made:
+            self.connections += 1
+            self._connected.set()
+            self._connection_made.notify_all()
 
     def _new_client(self) -> aiomqtt.Client:
         return aiomqtt.Client(
