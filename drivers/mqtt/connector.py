@@ -88,6 +88,8 @@ class MqttConnector:
         self._devices = self._build_devices(devices)
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
+        self._disconnected.set()
         self._connection_made = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.connections = 0
@@ -141,6 +143,10 @@ class MqttConnector:
         """Return once the connector is connected and subscribed."""
         await self._connected.wait()
 
+    async def wait_disconnected(self) -> None:
+        """Return once the connector has no broker connection."""
+        await self._disconnected.wait()
+
     async def wait_connections(self, count: int) -> None:
         """Return once the connector has connected ``count`` times (reconnects + 1)."""
         async with self._connection_made:
@@ -176,6 +182,8 @@ class MqttConnector:
             except aiomqtt.MqttError as exc:
                 self._client = None
                 self._connected.clear()
+                self._disconnected.set()
+                _raise_if_cancelling()
                 delay = self._backoff(failures)
                 log = logger.warning if failures == 0 else logger.debug
                 log(
@@ -191,6 +199,7 @@ class MqttConnector:
     async def _note_connected(self) -> None:
         async with self._connection_made:
             self.connections += 1
+            self._disconnected.clear()
             self._connected.set()
             self._connection_made.notify_all()
 
@@ -315,6 +324,13 @@ class MqttConnector:
             raise TransportError(f"{device_id}: publishing to {topic} failed") from exc
         logger.info("%s: command sent to %s", device_id, topic)
         return topic
+
+
+def _raise_if_cancelling() -> None:
+    """Do not retry when cancelled: aiomqtt's exit can turn a cancel into MqttError."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _payload(payload: object) -> bytes:

@@ -128,19 +128,24 @@ def decode(
         state.rejected_messages += 1
         state.last_reason = result.rejected[0]
     if result.heard:
-        _heard(result, state, now, announcement=announcement)
+        _heard(result, state, topic, now, announcement=announcement)
     return result
 
 
 def _heard(
-    result: DecodeResult, state: DeviceState, now: float, *, announcement: bool
+    result: DecodeResult,
+    state: DeviceState,
+    topic: str,
+    now: float,
+    *,
+    announcement: bool,
 ) -> None:
     """Any message from the device shows it is alive, even one that is garbage."""
     state.messages += 1
     state.last_message_at = now
     if not announcement and state.online is not True:
         state.online = result.online = True
-        result.reason = f"message received on {state.base_topic}"
+        result.reason = f"message received on {topic}"
 
 
 def _availability(

@@ -18,7 +18,7 @@ from sim.mqtt import payloads
 
 Message = tuple[str, bytes]
 
-GARBAGE_KINDS = ("nan", "string_bools", "truncated", "not_json")
+GARBAGE_KINDS = ("nan", "strings", "truncated", "not_json")
 
 
 class SectionError(ValueError):
@@ -183,7 +183,7 @@ class Z2mBatterySensor(SimDevice):
         state = self.full_state()
         body = {
             "nan": lambda: payloads.with_bare_nan(state, ("device_temperature",)),
-            "string_bools": lambda: payloads.with_string_bools(state),
+            "strings": lambda: payloads.with_strings(state),
             "truncated": lambda: payloads.truncated(payloads.z2m_state(state)),
             "not_json": lambda: payloads.NOT_JSON,
         }[kind]()
@@ -269,7 +269,7 @@ class Z2mPlug(SimDevice):
         state = self.state(at_s)
         body = {
             "nan": lambda: payloads.with_bare_nan(state, ("power",)),
-            "string_bools": lambda: payloads.with_string_bools(state),
+            "strings": lambda: payloads.with_strings(state),
             "truncated": lambda: payloads.truncated(payloads.z2m_state(state)),
             "not_json": lambda: payloads.NOT_JSON,
         }[kind]()
@@ -337,7 +337,7 @@ class TasmotaEnergy(SimDevice):
         )
         body = {
             "nan": lambda: payloads.with_bare_nan(document, nan_at),
-            "string_bools": lambda: payloads.with_string_bools(document),
+            "strings": lambda: payloads.with_strings(document),
             "truncated": lambda: payloads.truncated(
                 payloads.tasmota_sensor(at_s, document)
             ),
@@ -384,7 +384,7 @@ class TasmotaClimate(SimDevice):
             "nan": lambda: payloads.with_bare_nan(
                 document, (self.sensors[0], "Temperature")
             ),
-            "string_bools": lambda: payloads.with_string_bools(document),
+            "strings": lambda: payloads.with_strings(document),
             "truncated": lambda: payloads.truncated(
                 payloads.tasmota_sensor(at_s, document)
             ),
@@ -465,7 +465,7 @@ class ShellySwitch(SimDevice):
             "nan": lambda: payloads.with_bare_nan(
                 notify, ("params", "switch:0", "apower")
             ),
-            "string_bools": lambda: payloads.with_string_bools(notify),
+            "strings": lambda: payloads.with_strings(notify),
             "truncated": lambda: payloads.truncated(text),
             "not_json": lambda: payloads.NOT_JSON,
         }[kind]()

@@ -8,7 +8,6 @@ garbage builders reproduce what real firmware has been seen to send.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,10 +178,23 @@ def with_bare_nan(
     return _dumps(patched).replace(f'"{marker}"'.encode(), b"nan")
 
 
-def with_string_bools(document: Mapping[str, Any]) -> bytes:
-    """Booleans sent as the strings ``"true"``/``"false"``."""
-    text = _dumps(document).decode()
-    return re.sub(r":(true|false)(?=[,}])", r':"\1"', text).encode()
+def with_strings(document: Mapping[str, Any]) -> bytes:
+    """Booleans and numbers sent as JSON strings: ``"true"``, ``"100.00"``.
+
+    Old Zigbee2MQTT sent battery as "100.00" (#391); attribute output and some
+    bridges send "true"/"ON" for booleans. Values inside lists are left alone.
+    """
+
+    def as_text(value: object) -> object:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, dict):
+            return {key: as_text(inner) for key, inner in value.items()}
+        return value
+
+    return _dumps({key: as_text(value) for key, value in document.items()})
 
 
 def truncated(payload: bytes) -> bytes:

@@ -124,6 +124,9 @@ class MqttSimulation:
                         )
                         pending = None
             except aiomqtt.MqttError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc
                 logger.debug("simulator publisher lost the broker (%s); retrying", exc)
                 await asyncio.sleep(self._retry_s)
 
