@@ -12,6 +12,7 @@ carries only ``apower`` says nothing about the voltage; the document keeps both.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -107,9 +108,15 @@ def decode(
     payload: bytes,
     state: DeviceState,
     *,
-    now: float,
+    now: float | None = None,
 ) -> DecodeResult:
-    """Decode one message from ``topic`` for the device whose ``state`` is given."""
+    """Decode one message from ``topic`` for the device whose ``state`` is given.
+
+    ``now`` is monotonic seconds (default: ``time.monotonic()``); it stamps when
+    points were last seen, for the silence checks.
+    """
+    if now is None:
+        now = time.monotonic()
     for spec in profile.topics:
         captured = spec.captures(state.base_topic, topic)
         if captured is not None:
