@@ -238,6 +238,7 @@ class MqttConnector:
         now = self._clock()
         for device in self._devices.values():
             state = device.state
+            known_reason = state.last_reason
             try:
                 result = decode(device.profile, topic, payload, state, now=now)
             except Exception:
@@ -249,13 +250,21 @@ class MqttConnector:
                 state.last_reason = f"{topic}: internal decoding error"
                 continue
             if result.heard:
-                self._report(state, result, topic)
+                self._report(state, result, topic, known_reason)
 
-    def _report(self, state: DeviceState, result: DecodeResult, topic: str) -> None:
+    def _report(
+        self,
+        state: DeviceState,
+        result: DecodeResult,
+        topic: str,
+        known_reason: str | None,
+    ) -> None:
+        """Hand results to the sink; a new rejection reason is logged loudly, once."""
         device_id = state.device_id
         for reason in result.rejected:
-            repeat = reason == state.last_reason and len(result.rejected) == 1
-            (logger.debug if repeat else logger.warning)("%s: %s", device_id, reason)
+            log = logger.debug if reason == known_reason else logger.warning
+            log("%s: %s", device_id, reason)
+            known_reason = reason
         logger.debug("%s: %d items from %s", device_id, len(result.items), topic)
         if result.online is not None:
             logger.info(

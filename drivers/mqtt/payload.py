@@ -60,9 +60,7 @@ def parse_json(text: str) -> Any:
             parse_constant=NotANumber,
         )
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"payload is not valid JSON: {exc.msg} at position {exc.pos}"
-        ) from exc
+        raise PayloadError(f"payload is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise PayloadError("payload JSON is nested too deeply") from exc
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -122,12 +122,6 @@ class MqttProfile:
     def subscriptions(self, base_topic: str) -> list[str]:
         return [topic.subscription(base_topic) for topic in self.topics]
 
-    def point(self, name: str) -> PointSpec:
-        for point in self.points:
-            if point.name == name:
-                return point
-        raise KeyError(f"profile {self.id} has no point {name!r}")
-
 
 # --- loading ----------------------------------------------------------------------
 
@@ -177,7 +171,11 @@ def profile_from_dict(document: Mapping[str, Any]) -> MqttProfile:
         topics = tuple(_topic(entry) for entry in mqtt.get("topics", []))
         points = tuple(_point(entry) for entry in document.get("points", []))
         max_silence_s = float(mqtt["max_silence_s"])
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+    except KeyError as exc:
+        raise ProfileError(
+            f"MQTT profile {profile_id}: the required key {exc} is missing"
+        ) from exc
+    except (TypeError, ValueError, InvalidOperation) as exc:
         raise ProfileError(f"MQTT profile {profile_id}: {exc}") from exc
     _check(profile_id, topics, points, max_silence_s)
     return MqttProfile(
@@ -267,7 +265,7 @@ def _check(
         _check_point(point, refuse)
 
 
-def _check_point(point: PointSpec, refuse: Any) -> None:
+def _check_point(point: PointSpec, refuse: Callable[[str], ProfileError]) -> None:
     wildcards = point.path.count(WILDCARD)
     if wildcards > 1 or (wildcards == 1) != ("{*}" in point.name):
         raise refuse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -113,7 +114,7 @@ async def test_real_payload_through_the_broker(mqtt_broker: Broker, case: Case) 
 
 
 async def test_garbage_is_counted_and_the_connector_keeps_running(
-    mqtt_broker: Broker,
+    mqtt_broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = ListSink()
     leak, tasmota = unique("zigbee2mqtt/leak"), unique("th")
@@ -123,6 +124,7 @@ async def test_garbage_is_counted_and_the_connector_keeps_running(
     ]
     messages = [
         (leak, b"\xff\xfe\x00garbage"),
+        (leak, b"\xff\xfe\x00garbage"),
         (leak, b'{"battery":100,"water_le'),
         (
             f"tele/{tasmota}/SENSOR",
@@ -131,17 +133,25 @@ async def test_garbage_is_counted_and_the_connector_keeps_running(
         (leak, b'{"battery":97,"water_leak":"false"}'),
     ]
 
+    caplog.set_level(logging.DEBUG, logger="drivers.mqtt.connector")
+
     async with running(mqtt_broker, devices, sink) as connector:
         await publish(mqtt_broker, *messages)
-        await sink.wait_for(lambda: connector.stats("leak").messages == 3)
+        await sink.wait_for(lambda: connector.stats("leak").messages == 4)
         await sink.wait_for(lambda: connector.stats("th").messages == 1)
         leak_stats, th_stats = connector.stats("leak"), connector.stats("th")
 
-    assert (leak_stats.rejected_messages, leak_stats.rejected_values) == (2, 0)
+    assert (leak_stats.rejected_messages, leak_stats.rejected_values) == (3, 0)
     assert leak_stats.last_reason == (
-        f"{leak}: payload is not valid JSON: Unterminated string starting at "
-        "at position 15"
+        f"{leak}: payload is not valid JSON: Unterminated string starting at: "
+        "line 1 column 16 (char 15)"
     )
+    not_utf8 = f"leak: {leak}: payload is not UTF-8 text (byte 0xff at position 0)"
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert [level for level, text in logged if text == not_utf8] == [
+        logging.WARNING,
+        logging.DEBUG,
+    ]
     assert [r.value for r in sink.readings("leak", "battery")] == [Decimal(97)]
     assert [r.value for r in sink.readings("leak", "water_leak")] == [False]
     assert th_stats.last_reason == "a_temperature (A.Temperature): NaN is not a number"

@@ -197,7 +197,8 @@ def test_wrong_shape_value_is_rejected_with_reason(
         (
             "{base}",
             b'{"battery":100,"water_le',
-            "payload is not valid JSON: Unterminated string starting at at position 15",
+            "payload is not valid JSON: Unterminated string starting at: line 1 "
+            "column 16 (char 15)",
         ),
         (
             "{base}",
@@ -205,7 +206,11 @@ def test_wrong_shape_value_is_rejected_with_reason(
             "payload is not UTF-8 text (byte 0xff at position 0)",
         ),
         ("{base}", b"[1,2]", "payload is a list, not a JSON object"),
-        ("{base}", b"", "payload is not valid JSON: Expecting value at position 0"),
+        (
+            "{base}",
+            b"",
+            "payload is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+        ),
         ("{base}/water_leak", b"  ", "payload is empty"),
         (
             "{base}/availability",
@@ -574,6 +579,8 @@ def _minimal() -> dict[str, Any]:
         (lambda d: d["points"][0].update(kind="gauge", range=[5, 1]), "upside down"),
         (lambda d: d["points"][0].update(events={"yes": "x"}), "event keys are"),
         (lambda d: d["profile"].update(protocol="modbus"), "is not an MQTT profile"),
+        (lambda d: d["points"][0].pop("path"), "the required key 'path' is missing"),
+        (lambda d: d["mqtt"].pop("max_silence_s"), "key 'max_silence_s' is missing"),
     ],
     ids=[
         "no-topics",
@@ -588,6 +595,8 @@ def _minimal() -> dict[str, Any]:
         "range",
         "event-key",
         "protocol",
+        "no-path",
+        "no-max-silence",
     ],
 )
 def test_profile_that_cannot_be_right_is_refused(change: Any, message: str) -> None:
