@@ -17,6 +17,13 @@ Without ``host`` a private broker is started on loopback. A device entry:
     faults = [{kind = "leak", at_s = 30, until_s = 90}]
     # optional per family: attribute_output (z2m sensors), watts, energy_kwh,
     # energy_wh (Shelly), sensors (tasmota_sensors names)
+
+Faults (seconds after the simulation starts; ``until_s`` undoes it, if given):
+``leak`` (leak sensor), ``smoke`` (smoke detector), ``door_open`` (door contact),
+``load`` with ``watts`` (plugs, Tasmota, Shelly), ``current_in_ma`` (TS011F reports
+mA as A), ``silent`` (publishes nothing), ``garbage`` with ``payload`` one of
+``nan`` (a bare nan in the JSON), ``strings`` (booleans and numbers as strings),
+``truncated`` (JSON cut in half), ``not_json`` (bytes that are not even UTF-8).
 """
 
 from __future__ import annotations
