@@ -1,18 +1,20 @@
 """An MQTT broker for the simulator: a private mosquitto, an embedded amqtt, or yours.
 
 ``MqttBroker()`` starts a private ``mosquitto`` on a free loopback port when the binary
-is installed, otherwise an embedded amqtt broker in this event loop, also bound to
-127.0.0.1. ``MqttBroker(host=..., port=...)`` starts nothing and uses that broker.
-The address is known before entering, so it can be handed out with the wiring.
+is installed, otherwise the amqtt broker shipped with PAMS, in a child process, also
+bound to 127.0.0.1. ``MqttBroker(host=..., port=...)`` starts nothing and uses that
+broker. The address is known before entering, so it can be handed out with the wiring.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +84,12 @@ class MqttBroker:
         self._binary = mosquitto_binary()
         self._process: asyncio.subprocess.Process | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
-        self._amqtt: Any = None
 
     async def __aenter__(self) -> BrokerAddress:
         if self.address.kind == "mosquitto":
-            await self._start_mosquitto()
+            await self._spawn(*self._mosquitto())
         elif self.address.kind == "amqtt":
-            await self._start_amqtt()
+            await self._spawn(*self._amqtt())
         return self.address
 
     async def __aexit__(
@@ -100,6 +101,7 @@ class MqttBroker:
         await self.stop()
 
     async def stop(self) -> None:
+        """Stop a private broker; every client connection drops with it."""
         if self._process is not None:
             if self._process.returncode is None:
                 self._process.terminate()
@@ -110,64 +112,28 @@ class MqttBroker:
                     self._process.kill()
                     await self._process.wait()
             self._process = None
-        if self._amqtt is not None:
-            await self._amqtt.shutdown()
-            self._amqtt = None
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
 
-    async def _start_mosquitto(self) -> None:
+    def _mosquitto(self) -> tuple[list[str], str, str]:
         assert self._binary is not None
-        self._workdir = tempfile.TemporaryDirectory(prefix="pams-mosquitto-")
-        workdir = Path(self._workdir.name)
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(
+        config = (
             f"listener {self.address.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence false\n"
-            "log_dest stderr\n",
-            encoding="utf-8",
+            "log_dest stderr\n"
         )
-        log_path = workdir / "mosquitto.log"
-        with log_path.open("wb") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                self._binary,
-                "-c",
-                str(conf),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        try:
-            await self._wait_listening(log_path)
-        except BaseException:
-            await self.stop()
-            raise
-        logger.info("private mosquitto listening on 127.0.0.1:%d", self.address.port)
+        return [self._binary, "-c"], "mosquitto.conf", config
 
-    async def _wait_listening(self, log_path: Path) -> None:
-        process = self._process
-        assert process is not None
-        async with asyncio.timeout(_START_TIMEOUT_S):
-            while True:
-                if process.returncode is not None:
-                    tail = _tail(log_path)
-                    raise BrokerError(
-                        f"mosquitto exited with {process.returncode} before listening "
-                        f"on port {self.address.port}: {tail.strip()}"
-                    )
-                with contextlib.suppress(OSError):
-                    _, writer = await asyncio.open_connection(
-                        "127.0.0.1", self.address.port
-                    )
-                    writer.close()
-                    await writer.wait_closed()
-                    return
-                await asyncio.sleep(0.02)
+    def _amqtt(self) -> tuple[list[str], str, str]:
+        """amqtt in a child process of this interpreter.
 
-    async def _start_amqtt(self) -> None:
-        from amqtt.broker import Broker
-
+        Not in this event loop: amqtt 0.12's ``Broker.shutdown()`` can wait forever
+        for the reader task of a client that has already disconnected, and a broker
+        that cannot be stopped cannot be restarted on its port. A child process is
+        stopped by the operating system, sockets and all.
+        """
         config = {
             "listeners": {
                 "default": {"type": "tcp", "bind": f"127.0.0.1:{self.address.port}"}
@@ -178,11 +144,60 @@ class MqttBroker:
                 }
             },
         }
-        self._amqtt = Broker(config)
-        await self._amqtt.start()
+        argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c"]
+        return argv, "amqtt.yaml", json.dumps(config)  # JSON is YAML
+
+    async def _spawn(self, argv: list[str], config_name: str, config: str) -> None:
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"pams-{self.address.kind}-")
+        workdir = Path(self._workdir.name)
+        config_path = workdir / config_name
+        config_path.write_text(config, encoding="utf-8")
+        log_path = workdir / "broker.log"
+        with log_path.open("wb") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                *argv,
+                str(config_path),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        try:
+            await self._wait_listening(log_path)
+        except BaseException:
+            await self.stop()
+            raise
         logger.info(
-            "embedded amqtt broker listening on 127.0.0.1:%d", self.address.port
+            "private %s listening on 127.0.0.1:%d", self.address.kind, self.address.port
         )
+
+    async def _wait_listening(self, log_path: Path) -> None:
+        process = self._process
+        assert process is not None
+        try:
+            async with asyncio.timeout(_START_TIMEOUT_S):
+                while not await _accepts(self.address.port):
+                    if process.returncode is not None:
+                        raise BrokerError(
+                            f"{self.address.kind} exited with {process.returncode} "
+                            f"before listening on port {self.address.port}: "
+                            f"{_tail(log_path).strip()}"
+                        )
+                    await asyncio.sleep(0.02)
+        except TimeoutError as exc:
+            raise BrokerError(
+                f"{self.address.kind} did not listen on port {self.address.port} "
+                f"within {_START_TIMEOUT_S:g} s: {_tail(log_path).strip()}"
+            ) from exc
+
+
+async def _accepts(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 def _tail(path: Path, size: int = 500) -> str:

@@ -18,6 +18,7 @@ from drivers.errors import ProfileError, TransportError
 from drivers.mqtt import DeviceConfig, MqttConnector
 from drivers.types import DeviceEvent, Quality, Reading
 from sim.mqtt import BrokerAddress, MqttBroker
+from sim.mqtt.broker import mosquitto_binary
 from tests.conftest import Broker
 from tests.drivers.test_mqtt_payloads import CASES, Case, check_case
 
@@ -275,10 +276,13 @@ async def test_silent_device_goes_offline_on_the_connector_clock(
     }
 
 
-async def test_reconnects_after_the_broker_restarts() -> None:
+@pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
+async def test_reconnects_after_the_broker_restarts(kind: str) -> None:
     """Stop the private broker under a running connector, start it again, keep going."""
+    if kind == "mosquitto" and mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
     sink, clock = ListSink(), FakeClock()
-    first_broker = MqttBroker()
+    first_broker = MqttBroker(kind=kind)
     port = first_broker.address.port
     base = "zigbee2mqtt/plug"
     devices = [("plug", "z2m_tuya_ts011f", base)]

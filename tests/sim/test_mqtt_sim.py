@@ -330,7 +330,7 @@ def test_unknown_broker_kind_is_refused() -> None:
 
 @pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
 async def test_private_broker_carries_messages(kind: str) -> None:
-    broker = MqttBroker(kind=kind)  # type: ignore[arg-type]
+    broker = MqttBroker(kind=kind)
     if kind == "mosquitto" and broker.address.kind != "mosquitto":
         pytest.skip("mosquitto is not installed")
 
