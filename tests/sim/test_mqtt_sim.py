@@ -431,7 +431,7 @@ async def test_simulated_building_through_the_broker_to_the_connector(
     ]
     assert len(energy) >= 3
     assert all(isinstance(value, Decimal) for value in energy)
-    assert energy == sorted(energy)  # type: ignore[type-var]
+    assert energy == sorted(energy)
     assert leak_stats.rejected_values == 1
     assert leak_stats.last_reason == (
         "device_temperature (device_temperature): NaN is not a number"
