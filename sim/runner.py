@@ -118,14 +118,15 @@ async def run(
     rewritten every ``status_interval_s`` and once more at the end.
     """
     stop = stop or asyncio.Event()
-    async with simulate(scenario) as simulation:
+    # Signals are caught before the wiring appears: whoever reads the wiring may
+    # stop the simulator at once.
+    async with _signals_async(stop), simulate(scenario) as simulation:
         if wiring_path is not None:
             write_json(wiring_path, simulation.wiring())
             logger.info("wiring written to %s", wiring_path)
         if ready is not None:
             ready.set()
-        with _signals_set(stop):
-            await _wait(simulation, stop, duration_s, status_path, status_interval_s)
+        await _wait(simulation, stop, duration_s, status_path, status_interval_s)
         status = simulation.status()
         if status_path is not None:
             write_json(status_path, status)
@@ -168,6 +169,12 @@ def _signals_set(stop: asyncio.Event) -> Iterator[None]:
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+@asynccontextmanager
+async def _signals_async(stop: asyncio.Event) -> AsyncIterator[None]:
+    with _signals_set(stop):
+        yield
 
 
 def write_json(path: Path, data: Any) -> None:
