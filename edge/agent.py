@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
@@ -110,6 +111,7 @@ class Gateway:
         self._protocols: dict[str, str] = {}
         self.modbus_devices: dict[str, PolledDevice] = {}
         self.door_buses: dict[str, Any] = {}
+        self.mqtt: Any = None
         self._depth_checked_at = 0.0
         self.metrics.last_seq.set(self.buffer.last_seq)
 
@@ -219,6 +221,26 @@ class Gateway:
 
     async def _open_push(self, stack: contextlib.AsyncExitStack) -> None:
         """Start the drivers that report by themselves, with this gateway as sink."""
+        if self.config.mqtt is not None:
+            from drivers.mqtt import MqttConnector
+
+            mqtt = self.config.mqtt
+            for mqtt_device in mqtt.devices:
+                self._mark_offline(mqtt_device.id, "mqtt")
+            self.mqtt = await stack.enter_async_context(
+                MqttConnector(
+                    host=mqtt.host,
+                    port=mqtt.port,
+                    devices=[(d.id, d.profile, d.base_topic) for d in mqtt.devices],
+                    sink=self,
+                    client_id=f"pams-edge-{self.config.gateway.id}",
+                    username=mqtt.username,
+                    password=mqtt.password(),
+                    tls=ssl.create_default_context(cafile=str(mqtt.ca_file))
+                    if mqtt.ca_file
+                    else None,
+                )
+            )
         if self.config.ble is not None:
             from drivers.ble import BleConnector, BleDeviceConfig, scanner_backend
 

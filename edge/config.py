@@ -137,6 +137,29 @@ class OsdpBus(_Section):
     readers: list[OsdpReader] = Field(min_length=1)
 
 
+class MqttDevice(_Section):
+    id: DeviceId
+    profile: str
+    base_topic: str = Field(min_length=1)
+
+
+class MqttSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    devices: list[MqttDevice] = Field(min_length=1)
+
+    def password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read [mqtt] password_file: {exc}") from exc
+
+
 class SiteConfig(_Section):
     gateway: GatewaySection
     cloud: CloudSection
@@ -144,6 +167,7 @@ class SiteConfig(_Section):
     health: HealthSection = HealthSection()
     modbus_tcp: list[ModbusTcpBus] = Field(default_factory=list)
     modbus_rtu: list[ModbusRtuBus] = Field(default_factory=list)
+    mqtt: MqttSection | None = None
     ble: BleSection | None = None
     osdp: list[OsdpBus] = Field(default_factory=list)
 
@@ -159,6 +183,7 @@ class SiteConfig(_Section):
     def device_ids(self) -> list[str]:
         ids = [d.id for bus in self.modbus_tcp for d in bus.devices]
         ids += [d.id for bus in self.modbus_rtu for d in bus.devices]
+        ids += [d.id for d in self.mqtt.devices] if self.mqtt else []
         ids += [d.id for d in self.ble.devices] if self.ble else []
         ids += [r.id for bus in self.osdp for r in bus.readers]
         return ids
@@ -215,9 +240,15 @@ def _check_profiles(path: Path, config: SiteConfig) -> None:
 def _check_push_profiles(path: Path, config: SiteConfig) -> None:
     from drivers.ble import load_ble_profile
     from drivers.errors import DriverError
+    from drivers.mqtt import load_profile as load_mqtt_profile
     from drivers.osdp import load_profile as load_osdp_profile
 
     checks: list[tuple[str, str, Callable[[str], object]]] = []
+    if config.mqtt:
+        checks += [
+            (f"mqtt.devices[{d}]", dev.profile, load_mqtt_profile)
+            for d, dev in enumerate(config.mqtt.devices)
+        ]
     if config.ble:
         checks += [
             (f"ble.devices[{d}]", dev.profile, load_ble_profile)

@@ -321,6 +321,23 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
 
 def _push_sections(wiring: dict[str, Any]) -> list[str]:
     lines: list[str] = []
+    mqtt = wiring.get("mqtt")
+    if mqtt:
+        broker = mqtt["broker"]
+        lines += [
+            "[mqtt]",
+            f'host = "{broker["host"]}"',
+            f"port = {broker['port']}",
+            "",
+        ]
+        for device in mqtt["devices"]:
+            lines += [
+                "[[mqtt.devices]]",
+                f'id = "{device["device_id"]}"',
+                f'profile = "{device["profile"]}"',
+                f'base_topic = "{device["base_topic"]}"',
+                "",
+            ]
     ble = wiring.get("ble")
     if ble:
         socket_ = ble["socket"]

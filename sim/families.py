@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.ble.simulation import BleSimulation, ble_simulation
 from sim.clock import SYSTEM_CLOCK, Clock
+from sim.mqtt.simulation import MqttSimulation, mqtt_simulation
 from sim.osdp.reader import OsdpLineSim, osdp_line
 from sim.scenario import Scenario
 
@@ -50,6 +51,38 @@ class OsdpFamily:
             for line in self.lines
             for device_id, reader in line.readers.items()
         }
+
+
+class MqttFamily:
+    def __init__(
+        self, simulation: MqttSimulation | None, wiring: dict[str, Any]
+    ) -> None:
+        self.simulation = simulation
+        self._wiring = wiring
+
+    def wiring(self) -> dict[str, Any]:
+        return {"mqtt": self._wiring} if self.simulation is not None else {}
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        if self.simulation is None:
+            return {}
+        return {
+            device["device_id"]: {"protocol": "mqtt", "profile": device["profile"]}
+            for device in self._wiring["devices"]
+        }
+
+
+@asynccontextmanager
+async def start_mqtt(
+    scenario: Scenario, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[MqttFamily]:
+    section = scenario.spec.mqtt
+    if not section:
+        yield MqttFamily(None, {})
+        return
+    simulation, wiring = mqtt_simulation(section, seed=scenario.seed)
+    async with simulation:
+        yield MqttFamily(simulation, wiring)
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sim.clock import SYSTEM_CLOCK, Clock
-from sim.families import start_ble, start_osdp
+from sim.families import start_ble, start_mqtt, start_osdp
 from sim.modbus.family import ModbusFamily, start_modbus
 from sim.modbus.meters import Value
 from sim.modbus.slave import ModbusDevice
@@ -40,7 +40,7 @@ class RunningFamily(Protocol):
 
 FamilyStarter = Callable[[Scenario, Clock], AbstractAsyncContextManager[RunningFamily]]
 
-FAMILIES: list[FamilyStarter] = [start_modbus, start_ble, start_osdp]
+FAMILIES: list[FamilyStarter] = [start_modbus, start_mqtt, start_ble, start_osdp]
 
 
 class Simulation:
