@@ -1,4 +1,4 @@
-"""The cloud's tables; importing this package registers them all on ``Base.metadata``."""
+"""The cloud's tables; importing this package registers all on ``Base.metadata``."""
 
 from cloud.models.accounts import Organization, RefreshToken, Role, User
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now

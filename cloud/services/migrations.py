@@ -50,9 +50,7 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
     _run(engine, command.downgrade, revision)
 
 
-def _run(
-    engine: sa.Engine, step: Callable[[Config, str], None], revision: str
-) -> None:
+def _run(engine: sa.Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection

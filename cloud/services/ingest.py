@@ -1,0 +1,404 @@
+"""Taking a gateway's batch: decode, check, store once, acknowledge.
+
+Storage is idempotent on (gateway_id, seq): the primary keys of the readings and events
+tables, and (gateway_id, first_seq) for gaps, turn a re-sent batch into no new rows.
+On PostgreSQL the rows go through COPY into a per-connection temporary table and then
+one ``INSERT … SELECT … ON CONFLICT DO NOTHING``; on SQLite through one executemany of
+``INSERT … ON CONFLICT DO NOTHING``. Either way, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from psycopg.types.json import Jsonb
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.db import is_postgresql
+from cloud.models import Base, Device, EventRow, GapRow, Gateway, ReadingRow
+from cloud.services.errors import (
+    BatchRejectedError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    UnsupportedEncodingError,
+)
+from sync.schema import Batch, BatchAck
+
+logger = logging.getLogger(__name__)
+
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_RECORD_KINDS = ("readings", "events", "gaps")
+
+
+def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The JSON of a request body, gunzipped when it says so, at most ``limit``."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        if len(body) > limit:
+            raise PayloadTooLargeError(
+                f"The body has {len(body)} bytes; the limit is {limit}."
+            )
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise UnsupportedEncodingError(
+            f"Content-Encoding {content_encoding!r} is not supported; use gzip."
+        )
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        # One byte more than the limit tells "exactly at the limit" from "above it",
+        # without ever inflating a gzip bomb past that.
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BatchRejectedError(f"The gzip body is corrupt: {exc}.") from exc
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise PayloadTooLargeError(
+            f"The gzip body inflates to more than {limit} bytes, the limit."
+        )
+    if not decompressor.eof:
+        raise BatchRejectedError("The gzip body is truncated.")
+    return data
+
+
+def check_sequence(batch: Batch) -> None:
+    """Every seq in [first_seq, last_seq] must be in exactly one record of the batch."""
+    if batch.first_seq > batch.last_seq:
+        raise BatchRejectedError(
+            f"first_seq {batch.first_seq} is greater than last_seq {batch.last_seq}."
+        )
+    spans: list[tuple[int, int, int, int]] = [
+        (reading.seq, reading.seq, 0, index)
+        for index, reading in enumerate(batch.readings)
+    ]
+    spans += [(event.seq, event.seq, 1, i) for i, event in enumerate(batch.events)]
+    for index, gap in enumerate(batch.gaps):
+        if gap.first_seq > gap.last_seq:
+            raise BatchRejectedError(
+                f"gaps[{index}] has first_seq {gap.first_seq} greater than "
+                f"last_seq {gap.last_seq}."
+            )
+        spans.append((gap.first_seq, gap.last_seq, 2, index))
+    spans.sort()
+    _check_spans(batch, spans)
+
+
+def _check_spans(batch: Batch, spans: list[tuple[int, int, int, int]]) -> None:
+    expected = batch.first_seq
+    previous = ""
+    for start, end, kind, index in spans:
+        where = f"{_RECORD_KINDS[kind]}[{index}]"
+        if start < batch.first_seq:
+            raise BatchRejectedError(
+                f"{where} has seq {start}, below first_seq {batch.first_seq}."
+            )
+        if start < expected:
+            raise BatchRejectedError(
+                f"seq {start} appears more than once: in {previous} and in {where}."
+            )
+        if start > expected:
+            raise BatchRejectedError(_missing(expected, start - 1))
+        if end > batch.last_seq:
+            raise BatchRejectedError(
+                f"{where} has seq {end}, above last_seq {batch.last_seq}."
+            )
+        expected, previous = end + 1, where
+    if expected <= batch.last_seq:
+        raise BatchRejectedError(_missing(expected, batch.last_seq))
+
+
+def _missing(first: int, last: int) -> str:
+    seqs = f"seq {first} is" if first == last else f"seqs {first} to {last} are"
+    return (
+        f"{seqs} missing: every seq in [first_seq, last_seq] must be in readings, "
+        "events or gaps."
+    )
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    accepted: int
+    duplicates: int
+
+
+def ingest_batch(
+    session: Session, gateway: Gateway, batch: Batch, *, received_at: datetime
+) -> BatchAck:
+    """Check and store one batch in one transaction, and say what was new."""
+    if batch.gateway_id != gateway.id:
+        raise PermissionDeniedError(
+            f"The batch is for gateway {batch.gateway_id!r}, but the token belongs "
+            f"to gateway {gateway.id!r}."
+        )
+    check_sequence(batch)
+
+    result = _store(session, batch, received_at)
+    gateway.last_seen_at = received_at
+    session.commit()
+
+    logger.debug(
+        "%s batch %s seq %d..%d: %d new, %d duplicate",
+        gateway.id,
+        batch.batch_id,
+        batch.first_seq,
+        batch.last_seq,
+        result.accepted,
+        result.duplicates,
+    )
+    return BatchAck(
+        batch_id=batch.batch_id,
+        first_seq=batch.first_seq,
+        last_seq=batch.last_seq,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        commands=[],
+    )
+
+
+def _store(session: Session, batch: Batch, received_at: datetime) -> StoreResult:
+    if is_postgresql(session):
+        writer: _Writer = _PostgresWriter(session)
+    else:
+        writer = _SqliteWriter(session)
+    gateway_id = batch.gateway_id
+    accepted = writer.insert(_table(ReadingRow), _reading_rows(batch, received_at))
+    accepted += writer.insert(_table(EventRow), _event_rows(batch, received_at))
+    accepted += writer.insert(
+        _table(GapRow),
+        [
+            (gateway_id, gap.first_seq, gap.last_seq, gap.reason, received_at)
+            for gap in batch.gaps
+        ],
+    )
+    total = len(batch.readings) + len(batch.events) + len(batch.gaps)
+    if accepted:
+        _upsert_devices(session, batch, received_at)
+    return StoreResult(accepted=accepted, duplicates=total - accepted)
+
+
+def _table(model: type[Base]) -> sa.Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+READING_COLUMNS = (
+    "gateway_id",
+    "seq",
+    "device_id",
+    "point",
+    "ts",
+    "value",
+    "text",
+    "unit",
+    "quality",
+    "reason",
+    "boot_id",
+    "mono_ns",
+    "clock_trusted",
+    "received_at",
+)
+EVENT_COLUMNS = (
+    "gateway_id",
+    "seq",
+    "device_id",
+    "kind",
+    "priority",
+    "data",
+    "ts",
+    "boot_id",
+    "mono_ns",
+    "clock_trusted",
+    "received_at",
+)
+GAP_COLUMNS = ("gateway_id", "first_seq", "last_seq", "reason", "received_at")
+_COLUMNS = {"readings": READING_COLUMNS, "events": EVENT_COLUMNS, "gaps": GAP_COLUMNS}
+
+
+# Binary COPY needs each column's PostgreSQL type, in COPY column order.
+_COPY_TYPES = {
+    "readings": (
+        "text",
+        "int8",
+        "text",
+        "text",
+        "timestamptz",
+        "numeric",
+        "text",
+        "text",
+        "text",
+        "text",
+        "text",
+        "int8",
+        "bool",
+        "timestamptz",
+    ),
+    "events": (
+        "text",
+        "int8",
+        "text",
+        "text",
+        "int2",
+        "jsonb",
+        "timestamptz",
+        "text",
+        "int8",
+        "bool",
+        "timestamptz",
+    ),
+    "gaps": ("text", "int8", "int8", "text", "timestamptz"),
+}
+
+
+def _reading_rows(batch: Batch, received_at: datetime) -> list[tuple[Any, ...]]:
+    gateway_id = batch.gateway_id
+    return [
+        (
+            gateway_id,
+            r.seq,
+            r.device_id,
+            r.point,
+            r.ts,
+            r.value,
+            r.text,
+            r.unit,
+            r.quality.value,
+            r.reason,
+            r.boot_id,
+            r.mono_ns,
+            r.clock_trusted,
+            received_at,
+        )
+        for r in batch.readings
+    ]
+
+
+def _event_rows(batch: Batch, received_at: datetime) -> list[tuple[Any, ...]]:
+    gateway_id = batch.gateway_id
+    return [
+        (
+            gateway_id,
+            e.seq,
+            e.device_id,
+            e.kind,
+            int(e.priority),
+            e.data,
+            e.ts,
+            e.boot_id,
+            e.mono_ns,
+            e.clock_trusted,
+            received_at,
+        )
+        for e in batch.events
+    ]
+
+
+class _Writer(Protocol):
+    def insert(self, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert the rows that are new; return how many were."""
+
+
+class _SqliteWriter:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def insert(self, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        columns = _COLUMNS[table.name]
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+        result = self._session.execute(
+            statement, [dict(zip(columns, row, strict=True)) for row in rows]
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class _PostgresWriter:
+    """COPY into a temporary twin of the table, then one INSERT … ON CONFLICT."""
+
+    def __init__(self, session: Session) -> None:
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        self._driver: Any = driver
+
+    def insert(self, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        staging = f"pams_ingest_{table.name}"
+        columns = ", ".join(_COLUMNS[table.name])
+        with self._driver.cursor() as cursor:
+            # Kept by the pooled connection; ON COMMIT DELETE ROWS empties it for the
+            # next batch, and a rollback takes its rows (or its creation) with it.
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} "
+                f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
+            )
+            copy_sql = f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)"
+            with cursor.copy(copy_sql) as copy:
+                copy.set_types(_COPY_TYPES[table.name])
+                write_row = copy.write_row
+                for row in _jsonb_wrapped(table.name, rows):
+                    write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table.name} ({columns}) "  # noqa: S608
+                f"SELECT {columns} FROM {staging} ON CONFLICT DO NOTHING"
+            )
+            return int(cursor.rowcount)
+
+
+def _jsonb_wrapped(
+    table_name: str, rows: Sequence[tuple[Any, ...]]
+) -> Iterable[tuple[Any, ...]]:
+    if table_name != "events":
+        return rows
+    data_index = EVENT_COLUMNS.index("data")
+    return [
+        (*row[:data_index], Jsonb(row[data_index]), *row[data_index + 1 :])
+        for row in rows
+    ]
+
+
+def _upsert_devices(session: Session, batch: Batch, received_at: datetime) -> None:
+    latest: dict[str, datetime] = {}
+    for record in (*batch.readings, *batch.events):
+        seen = latest.get(record.device_id)
+        if seen is None or record.ts > seen:
+            latest[record.device_id] = record.ts
+    if not latest:
+        return
+    dialect = postgresql if is_postgresql(session) else sqlite
+    table = Device.__table__
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.gateway_id, table.c.device_id],
+        set_={
+            "last_seen_at": statement.excluded.last_seen_at,
+            "last_ts": sa.case(
+                (
+                    statement.excluded.last_ts > table.c.last_ts,
+                    statement.excluded.last_ts,
+                ),
+                else_=table.c.last_ts,
+            ),
+        },
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "gateway_id": batch.gateway_id,
+                "device_id": device_id,
+                "first_seen_at": received_at,
+                "last_seen_at": received_at,
+                "last_ts": ts,
+            }
+            for device_id, ts in sorted(latest.items())
+        ],
+    )
