@@ -41,7 +41,8 @@ class ReadingPublic(BaseModel):
 
     @field_serializer("value")
     def _exact(self, value: Decimal | None) -> str | None:
-        return None if value is None else str(value)
+        # Fixed-point, never exponent notation: 1E-18 reads as 0.000000000000000001.
+        return None if value is None else format(value, "f")
 
 
 class ReadingsPublic(BaseModel):
