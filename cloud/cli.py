@@ -234,3 +234,7 @@ def serve(
         loop="auto",
         http="auto",
     )
+
+
+if __name__ == "__main__":
+    app()

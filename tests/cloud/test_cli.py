@@ -1,0 +1,107 @@
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from cloud.cli import app
+from tests.cloud.helpers import fresh_id
+from tests.conftest import free_port, wait_for_port
+
+runner = CliRunner()
+
+
+def _cli(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+    common = ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    result = runner.invoke(app, [*args, *common])
+    return result.exit_code, result.output
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+
+    code, output = _cli(url, tmp_path, "gateway", "add", "gw-1")
+
+    assert code == 1
+    assert "Run `pams-cloud migrate`" in output
+
+
+def test_migrate_admin_and_gateway(database_url: str, tmp_path: Path) -> None:
+    gateway_id = fresh_id("gw")
+    token_file = tmp_path / "secrets" / "gateway.token"
+    email = f"{fresh_id('root')}@example.org"
+
+    migrated = _cli(database_url, tmp_path, "migrate")
+    admin = _cli(
+        database_url,
+        tmp_path,
+        "admin",
+        "create",
+        "--email",
+        email,
+        "--password",
+        "pw-1234567",
+    )
+    org_id = admin[1].rsplit("(", 1)[1].split(")")[0]
+    added = _cli(
+        database_url,
+        tmp_path,
+        "gateway",
+        "add",
+        gateway_id,
+        "--organization-id",
+        org_id,
+        "--token-file",
+        str(token_file),
+    )
+    again = _cli(
+        database_url,
+        tmp_path,
+        "gateway",
+        "add",
+        gateway_id,
+        "--organization-id",
+        org_id,
+    )
+
+    assert migrated == (0, "Database schema is at revision 0001.\n")
+    assert admin[0] == 0, admin[1]
+    assert added[0] == 0, added[1]
+    assert token_file.read_text(encoding="utf-8").startswith("pgw_")
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert again == (1, f"A gateway with id {gateway_id!r} already exists.\n")
+
+
+def test_gateway_id_is_checked(tmp_path: Path) -> None:
+    code, output = _cli(
+        f"sqlite:///{tmp_path / 'x.db'}", tmp_path, "gateway", "add", "a b"
+    )
+
+    assert code == 2
+    assert "String should match pattern" in output
+
+
+def test_serve_answers_health_and_refuses_outdated_schema(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "cloud.cli", "serve", "--data-dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    refused = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=60
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [*command, "--migrate", "--port", str(port), "--log-level", "warning"], env=env
+    )
+    try:
+        wait_for_port(port, timeout_s=30)
+        health = httpx.get(f"http://127.0.0.1:{port}/health")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert refused.returncode == 1
+    assert "none (empty database)" in refused.stderr
+    assert health.json() == {"status": "ok", "database": "ok"}
