@@ -121,6 +121,8 @@ def _record_columns() -> list[sa.Column[object]]:
 
 
 def _create_telemetry() -> None:
+    # No foreign key from readings, events and gaps to gateways: see
+    # cloud/models/telemetry.py for why.
     op.create_table(
         "readings",
         sa.Column("gateway_id", sa.String(64), nullable=False),
@@ -133,7 +135,6 @@ def _create_telemetry() -> None:
         sa.Column("quality", sa.String(16), nullable=False),
         sa.Column("reason", sa.String(512), nullable=True),
         *_record_columns(),
-        _gateway_fk("readings"),
         sa.PrimaryKeyConstraint("gateway_id", "seq", name=op.f("pk_readings")),
     )
     op.create_index(
@@ -148,7 +149,6 @@ def _create_telemetry() -> None:
         sa.Column("priority", sa.SmallInteger(), nullable=False),
         sa.Column("data", JSON_DATA, nullable=False),
         *_record_columns(),
-        _gateway_fk("events"),
         sa.PrimaryKeyConstraint("gateway_id", "seq", name=op.f("pk_events")),
     )
     op.create_index("ix_events_device", "events", ["gateway_id", "device_id", "ts"])
@@ -159,7 +159,6 @@ def _create_telemetry() -> None:
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.String(256), nullable=False),
         sa.Column("received_at", UTC_TIME, nullable=False),
-        _gateway_fk("gaps"),
         sa.PrimaryKeyConstraint("gateway_id", "first_seq", name=op.f("pk_gaps")),
     )
     op.create_table(
