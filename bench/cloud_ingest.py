@@ -114,7 +114,9 @@ def cli(*args: str) -> str:
 
 
 @contextmanager
-def served(database_url: str, data_dir: Path) -> Iterator[tuple[str, str]]:
+def served(
+    database_url: str, data_dir: Path, workers: int = 1
+) -> Iterator[tuple[str, str]]:
     """A migrated database with one gateway, served by uvicorn: (base URL, token)."""
     common = ["--data-dir", str(data_dir), "--database-url", database_url]
     cli("migrate", *common)
@@ -130,18 +132,9 @@ def served(database_url: str, data_dir: Path) -> Iterator[tuple[str, str]]:
     token_file = data_dir / "gateway.token"
     cli("gateway", "add", GATEWAY_ID, "--token-file", str(token_file), *common)
     port = free_port()
+    serve = ["serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cloud.cli",
-            "serve",
-            "--port",
-            str(port),
-            *common,
-            "--log-level",
-            "warning",
-        ]
+        [sys.executable, "-m", "cloud.cli", *serve, "--log-level", "warning", *common]
     )
     try:
         wait_for_port(port)
@@ -294,7 +287,7 @@ def run_backend(
         data_dir = Path(folder)
         if backend == "sqlite":
             url = f"sqlite:///{data_dir / 'cloud.db'}"
-            api_s = _api_seconds(url, data_dir, bodies, args.concurrency)
+            api_s = _api_seconds(url, data_dir, bodies, args)
             raw_s = raw_sqlite(data_dir / "raw.db", rows, args.batch)
             return Result(
                 backend, len(rows) / api_s, len(rows) / raw_s, stored_readings(url)
@@ -307,7 +300,7 @@ def run_backend(
                 "Set PAMS_BENCH_DATABASE_URL or PAMS_TEST_DATABASE_URL for PostgreSQL."
             )
         with throwaway_postgres(base) as url:
-            api_s = _api_seconds(url, data_dir, bodies, args.concurrency)
+            api_s = _api_seconds(url, data_dir, bodies, args)
             raw_s = raw_postgres(url, rows, args.batch)
             return Result(
                 backend, len(rows) / api_s, len(rows) / raw_s, stored_readings(url)
@@ -315,10 +308,10 @@ def run_backend(
 
 
 def _api_seconds(
-    url: str, data_dir: Path, bodies: list[bytes], concurrency: int
+    url: str, data_dir: Path, bodies: list[bytes], args: argparse.Namespace
 ) -> float:
-    with served(url, data_dir) as (base_url, token):
-        return post_all(base_url, token, bodies, concurrency)
+    with served(url, data_dir, args.workers) as (base_url, token):
+        return post_all(base_url, token, bodies, args.concurrency)
 
 
 def main() -> None:
@@ -326,6 +319,7 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument(
         "--backend", choices=["sqlite", "postgres", "both"], default="both"
     )
@@ -336,7 +330,7 @@ def main() -> None:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     print(
         f"{args.readings} readings in batches of {args.batch}, gzip, "
-        f"{args.concurrency} client connection(s)"
+        f"{args.concurrency} client connection(s), {args.workers} server worker(s)"
     )
     print(
         f"{'backend':<10} {'API readings/s':>15} {'raw readings/s':>15} {'API/raw':>8}"

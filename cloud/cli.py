@@ -205,6 +205,9 @@ def serve(
     migrate: Annotated[
         bool, typer.Option("--migrate", help="Upgrade an outdated schema first.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each its own app).")
+    ] = 1,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -220,20 +223,28 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    # Checked (and migrated) here, once, before any worker starts; this also creates
+    # the signing key, so workers never race to generate it.
     try:
         application = create_app(settings)
     except SchemaOutdatedError as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        log_level=log_level,
-        loop="auto",
-        http="auto",
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ssl_certfile": str(ssl_certfile) if ssl_certfile else None,
+        "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
+        "log_level": log_level,
+    }
+    if workers == 1:
+        uvicorn.run(application, **options)
+        return
+    application.state.pams.engine.dispose()
+    # Worker processes build their own app from the environment.
+    os.environ["PAMS_CLOUD_DATA_DIR"] = str(settings.data_dir)
+    os.environ["PAMS_CLOUD_DATABASE_URL"] = settings.resolved_database_url
+    os.environ["PAMS_CLOUD_MIGRATE_ON_START"] = "false"
+    uvicorn.run("cloud.main:create_app", factory=True, workers=workers, **options)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from cloud.services.errors import (
     PermissionDeniedError,
     UnsupportedEncodingError,
 )
-from sync.schema import Batch, BatchAck
+from sync.schema import SCHEMA_VERSION, Batch, BatchAck
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,11 @@ def ingest_batch(
         raise PermissionDeniedError(
             f"The batch is for gateway {batch.gateway_id!r}, but the token belongs "
             f"to gateway {gateway.id!r}."
+        )
+    if batch.schema_version > SCHEMA_VERSION:
+        raise BatchRejectedError(
+            f"schema_version {batch.schema_version} is newer than this server, which "
+            f"reads version {SCHEMA_VERSION}; upgrade the cloud service first."
         )
     check_sequence(batch)
 

@@ -150,6 +150,15 @@ def test_record_overlapping_a_gap_is_422(
     )
 
 
+def test_newer_schema_version_is_422(
+    client: TestClient, gateway: RegisteredGateway
+) -> None:
+    answer = _post(client, gateway, {**batch(gateway.id), "schema_version": 2})
+
+    assert answer["status"] == 422
+    assert answer["detail"].startswith("schema_version 2 is newer than this server")
+
+
 def test_invalid_field_is_422_naming_it(
     client: TestClient, gateway: RegisteredGateway
 ) -> None:
