@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +47,6 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
 def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back on any error."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def is_postgresql(session: Session) -> bool:

@@ -84,7 +84,9 @@ def test_gateway_id_is_checked(tmp_path: Path) -> None:
     assert "String should match pattern" in output
 
 
-def test_serve_answers_health_and_refuses_outdated_schema(tmp_path: Path) -> None:
+def test_serve_refuses_outdated_schema_then_migrates_and_answers(
+    tmp_path: Path,
+) -> None:
     command = [sys.executable, "-m", "cloud.cli", "serve", "--data-dir", str(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
 
@@ -92,9 +94,16 @@ def test_serve_answers_health_and_refuses_outdated_schema(tmp_path: Path) -> Non
         command, capture_output=True, text=True, env=env, timeout=60
     )
     port = free_port()
-    server = subprocess.Popen(
-        [*command, "--migrate", "--port", str(port), "--log-level", "warning"], env=env
-    )
+    options = [
+        "--migrate",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--log-level",
+        "info",
+    ]
+    server = subprocess.Popen([*command, *options], env=env)
     try:
         wait_for_port(port, timeout_s=30)
         health = httpx.get(f"http://127.0.0.1:{port}/health")
