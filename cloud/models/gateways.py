@@ -25,4 +25,7 @@ class Gateway(Base):
     token_prefix: Mapped[str] = mapped_column(sa.String(16))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rejected_batches: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_rejection: Mapped[str | None] = mapped_column(sa.String(1000))
+    last_rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)

@@ -22,6 +22,9 @@ class GatewayPublic(BaseModel):
     token_prefix: str = Field(description="First characters of the current token.")
     revoked_at: datetime | None
     last_seen_at: datetime | None
+    rejected_batches: int = Field(description="Batches refused since registration.")
+    last_rejection: str | None = Field(description="Why the latest one was refused.")
+    last_rejected_at: datetime | None
     created_at: datetime
 
 
@@ -37,3 +40,5 @@ class GatewayStats(BaseModel):
     gaps_records: int = Field(description="Seqs the gateway declared as dropped.")
     max_seq: int | None
     last_seen_at: datetime | None
+    rejected_batches: int
+    last_rejection: str | None

@@ -88,6 +88,16 @@ def revoke(session: Session, organization_id: int, gateway_id: str) -> Gateway:
     return gateway
 
 
+def record_rejection(session: Session, gateway: Gateway, reason: str) -> None:
+    """Count a refused batch against its gateway and keep the latest reason."""
+    session.rollback()
+    gateway.rejected_batches += 1
+    gateway.last_rejection = reason[:1000]
+    gateway.last_rejected_at = datetime.now(UTC)
+    session.commit()
+    logger.warning("%s batch refused: %s", gateway.id, reason)
+
+
 def authenticate(session: Session, token: str) -> Gateway:
     gateway = session.scalar(
         sa.select(Gateway).where(Gateway.token_hash == security.token_digest(token))

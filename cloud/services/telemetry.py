@@ -104,6 +104,8 @@ class GatewayStatistics:
     gaps_records: int
     max_seq: int | None
     last_seen_at: datetime | None
+    rejected_batches: int
+    last_rejection: str | None
 
 
 def gateway_stats(
@@ -133,4 +135,6 @@ def gateway_stats(
         gaps_records=int(gap_records),
         max_seq=max(maxima) if maxima else None,
         last_seen_at=gateway.last_seen_at,
+        rejected_batches=gateway.rejected_batches,
+        last_rejection=gateway.last_rejection,
     )

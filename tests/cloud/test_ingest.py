@@ -24,6 +24,12 @@ def _post(client: TestClient, gateway: RegisteredGateway, body: object) -> dict:
     return {"status": answer.status_code, **answer.json()}
 
 
+def _rejection(client: TestClient, admin: Login, gateway_id: str) -> tuple[int, str]:
+    """How many batches of the gateway were refused, and the recorded reason."""
+    stats = _stats(client, admin, gateway_id)
+    return stats["rejected_batches"], stats["last_rejection"]
+
+
 def _stats(client: TestClient, admin: Login, gateway_id: str) -> dict:
     answer = client.get(f"/api/v1/gateways/{gateway_id}/stats", headers=admin.headers)
     assert answer.status_code == 200, answer.text
@@ -127,11 +133,12 @@ def test_inconsistent_sequence_is_422_with_reason(
 
     assert answer["status"] == 422
     assert answer["detail"] == reason
+    assert _rejection(client, admin, gateway.id) == (1, reason)
     assert _stats(client, admin, gateway.id)["readings"] == 0
 
 
 def test_record_overlapping_a_gap_is_422(
-    client: TestClient, gateway: RegisteredGateway
+    client: TestClient, admin: Login, gateway: RegisteredGateway
 ) -> None:
     body = batch(
         gateway.id,
@@ -143,24 +150,24 @@ def test_record_overlapping_a_gap_is_422(
 
     answer = _post(client, gateway, body)
 
+    reason = "seq 2 appears more than once: in readings[1] and in gaps[0]."
     assert answer["status"] == 422
-    assert (
-        answer["detail"]
-        == "seq 2 appears more than once: in readings[1] and in gaps[0]."
-    )
+    assert answer["detail"] == reason
+    assert _rejection(client, admin, gateway.id) == (1, reason)
 
 
 def test_newer_schema_version_is_422(
-    client: TestClient, gateway: RegisteredGateway
+    client: TestClient, admin: Login, gateway: RegisteredGateway
 ) -> None:
     answer = _post(client, gateway, {**batch(gateway.id), "schema_version": 2})
 
     assert answer["status"] == 422
     assert answer["detail"].startswith("schema_version 2 is newer than this server")
+    assert _rejection(client, admin, gateway.id) == (1, answer["detail"])
 
 
 def test_invalid_field_is_422_naming_it(
-    client: TestClient, gateway: RegisteredGateway
+    client: TestClient, admin: Login, gateway: RegisteredGateway
 ) -> None:
     body = batch(gateway.id, 1, 2, readings=[reading(1), reading(2, ts="yesterday")])
 
@@ -168,15 +175,21 @@ def test_invalid_field_is_422_naming_it(
 
     assert answer["status"] == 422
     assert answer["detail"][0]["loc"] == ["body", "readings", 1, "ts"]
+    count, reason = _rejection(client, admin, gateway.id)
+    assert count == 1
+    assert reason.startswith("readings.1.ts: Input should be a valid datetime")
 
 
-def test_not_json_is_422(client: TestClient, gateway: RegisteredGateway) -> None:
+def test_not_json_is_422(
+    client: TestClient, admin: Login, gateway: RegisteredGateway
+) -> None:
     answer = client.post(
         "/api/v1/ingest", content=b"{not json", headers=gateway.headers
     )
 
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["type"] == "json_invalid"
+    assert _rejection(client, admin, gateway.id)[1].startswith("body: Invalid JSON")
 
 
 def test_batch_of_another_gateway_is_403(
@@ -192,6 +205,7 @@ def test_batch_of_another_gateway_is_403(
         f"{gateway.id!r}."
     )
     assert _stats(client, admin, other.id)["readings"] == 0
+    assert _rejection(client, admin, gateway.id) == (1, answer["detail"])
 
 
 def test_gzip_body_is_accepted(
@@ -218,7 +232,8 @@ def test_gzip_inflating_above_the_limit_is_413(
     small_limit_client: TestClient, app: FastAPI
 ) -> None:
     client = small_limit_client
-    gateway = register_gateway(client, create_admin(app, client))
+    admin = create_admin(app, client)
+    gateway = register_gateway(client, admin)
     body = gzipped(batch(gateway.id, 1, 200))  # ~30 kB of JSON, under 4 kB gzipped
     assert len(body) < 4096
 
@@ -228,27 +243,31 @@ def test_gzip_inflating_above_the_limit_is_413(
         headers={**gateway.headers, "Content-Encoding": "gzip"},
     )
 
+    reason = "The gzip body inflates to more than 4096 bytes, the limit."
     assert answer.status_code == 413
-    assert answer.json()["detail"] == (
-        "The gzip body inflates to more than 4096 bytes, the limit."
-    )
+    assert answer.json()["detail"] == reason
+    assert _rejection(client, admin, gateway.id) == (1, reason)
 
 
 def test_plain_body_above_the_limit_is_413(
     small_limit_client: TestClient, app: FastAPI
 ) -> None:
     client = small_limit_client
-    gateway = register_gateway(client, create_admin(app, client))
+    admin = create_admin(app, client)
+    gateway = register_gateway(client, admin)
 
     answer = client.post(
         "/api/v1/ingest", json=batch(gateway.id, 1, 200), headers=gateway.headers
     )
 
     assert answer.status_code == 413
-    assert "the limit is 4096" in answer.json()["detail"]
+    assert answer.json()["detail"].endswith("bytes; the limit is 4096.")
+    assert _rejection(client, admin, gateway.id) == (1, answer.json()["detail"])
 
 
-def test_corrupt_gzip_is_422(client: TestClient, gateway: RegisteredGateway) -> None:
+def test_corrupt_gzip_is_422(
+    client: TestClient, admin: Login, gateway: RegisteredGateway
+) -> None:
     body = gzipped(batch(gateway.id, 1, 5))
 
     answer = client.post(
@@ -259,10 +278,11 @@ def test_corrupt_gzip_is_422(client: TestClient, gateway: RegisteredGateway) -> 
 
     assert answer.status_code == 422
     assert answer.json()["detail"] == "The gzip body is truncated."
+    assert _rejection(client, admin, gateway.id) == (1, "The gzip body is truncated.")
 
 
 def test_unknown_encoding_is_415(
-    client: TestClient, gateway: RegisteredGateway
+    client: TestClient, admin: Login, gateway: RegisteredGateway
 ) -> None:
     answer = client.post(
         "/api/v1/ingest",
@@ -271,9 +291,9 @@ def test_unknown_encoding_is_415(
     )
 
     assert answer.status_code == 415
-    assert answer.json()["detail"] == (
-        "Content-Encoding 'br' is not supported; use gzip."
-    )
+    reason = "Content-Encoding 'br' is not supported; use gzip."
+    assert answer.json()["detail"] == reason
+    assert _rejection(client, admin, gateway.id) == (1, reason)
 
 
 def test_big_decimal_round_trips_exactly(
@@ -326,6 +346,8 @@ def test_events_and_gaps_are_stored(
         "gaps_records": 99,
         "max_seq": 100,
         "last_seen_at": None,
+        "rejected_batches": 0,
+        "last_rejection": None,
     }
 
 

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import CurrentGateway, SessionDep, StateDep
 from cloud.models import Gateway
-from cloud.services import ingest
-from cloud.services.errors import PayloadTooLargeError
+from cloud.services import gateways, ingest
+from cloud.services.errors import CloudError, PayloadTooLargeError
 from sync.schema import Batch, BatchAck
 
 router = APIRouter(tags=["ingest"])
@@ -28,9 +28,24 @@ async def ingest_batch(
     Sending the same batch again stores nothing and answers ``accepted=0``.
     """
     limit = state.settings.max_body_bytes
-    body = await _read_body(request, limit)
     encoding = request.headers.get("content-encoding")
-    return await run_in_threadpool(_ingest, session, gateway, body, encoding, limit)
+    try:
+        body = await _read_body(request, limit)
+        return await run_in_threadpool(_ingest, session, gateway, body, encoding, limit)
+    except (CloudError, RequestValidationError) as exc:
+        reason = _reason(exc)
+        await run_in_threadpool(gateways.record_rejection, session, gateway, reason)
+        raise
+
+
+def _reason(exc: CloudError | RequestValidationError) -> str:
+    if isinstance(exc, CloudError):
+        return exc.message
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

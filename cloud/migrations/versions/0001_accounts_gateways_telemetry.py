@@ -86,6 +86,9 @@ def _create_gateways() -> None:
         sa.Column("token_prefix", sa.String(16), nullable=False),
         sa.Column("revoked_at", UTC_TIME, nullable=True),
         sa.Column("last_seen_at", UTC_TIME, nullable=True),
+        sa.Column("rejected_batches", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_rejection", sa.String(1000), nullable=True),
+        sa.Column("last_rejected_at", UTC_TIME, nullable=True),
         sa.Column("created_at", UTC_TIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
