@@ -1,10 +1,12 @@
 import os
+import ssl
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import trustme
 from typer.testing import CliRunner
 
 from cloud.cli import app
@@ -84,29 +86,29 @@ def test_gateway_id_is_checked(tmp_path: Path) -> None:
     assert "String should match pattern" in output
 
 
-def test_serve_refuses_outdated_schema_then_migrates_and_answers(
+def test_serve_refuses_outdated_schema_then_serves_tls_with_workers(
     tmp_path: Path,
 ) -> None:
     command = [sys.executable, "-m", "cloud.cli", "serve", "--data-dir", str(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    certificate.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    certificate.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    tls = ["--ssl-certfile", str(tmp_path / "cert.pem")]
+    tls += ["--ssl-keyfile", str(tmp_path / "key.pem")]
 
     refused = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=60
     )
     port = free_port()
-    options = [
-        "--migrate",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--log-level",
-        "info",
-    ]
-    server = subprocess.Popen([*command, *options], env=env)
+    options = ["--migrate", "--port", str(port), "--workers", "2", *tls]
+    server = subprocess.Popen([*command, *options, "--log-level", "warning"], env=env)
     try:
         wait_for_port(port, timeout_s=30)
-        health = httpx.get(f"http://127.0.0.1:{port}/health")
+        context = ssl.create_default_context()
+        authority.configure_trust(context)
+        health = httpx.get(f"https://127.0.0.1:{port}/health", verify=context)
     finally:
         server.terminate()
         server.wait(timeout=10)
