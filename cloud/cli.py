@@ -219,7 +219,7 @@ def serve(
     from cloud.services.migrations import SchemaOutdatedError
 
     extra = {"migrate_on_start": True} if migrate else {}
-    settings = _settings(data_dir, database_url, **extra)
+    settings = _settings(data_dir, database_url, tune_gc=True, **extra)
     logging.basicConfig(
         level=log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
@@ -244,6 +244,7 @@ def serve(
     os.environ["PAMS_CLOUD_DATA_DIR"] = str(settings.data_dir)
     os.environ["PAMS_CLOUD_DATABASE_URL"] = settings.resolved_database_url
     os.environ["PAMS_CLOUD_MIGRATE_ON_START"] = "false"
+    os.environ["PAMS_CLOUD_TUNE_GC"] = "true"
     uvicorn.run("cloud.main:create_app", factory=True, workers=workers, **options)
 
 
