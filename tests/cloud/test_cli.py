@@ -6,10 +6,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 import trustme
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cloud.cli import app
+from cloud.main import create_app
+from cloud.settings import Settings
 from tests.cloud.helpers import fresh_id
 from tests.conftest import free_port, wait_for_port
 
@@ -86,7 +90,7 @@ def test_gateway_id_is_checked(tmp_path: Path) -> None:
     assert "String should match pattern" in output
 
 
-def test_serve_refuses_outdated_schema_then_serves_tls_with_workers(
+def test_serve_refuses_outdated_schema_then_serves_tls(
     tmp_path: Path,
 ) -> None:
     command = [sys.executable, "-m", "cloud.cli", "serve", "--data-dir", str(tmp_path)]
@@ -102,7 +106,7 @@ def test_serve_refuses_outdated_schema_then_serves_tls_with_workers(
         command, capture_output=True, text=True, env=env, timeout=60
     )
     port = free_port()
-    options = ["--migrate", "--port", str(port), "--workers", "2", *tls]
+    options = ["--migrate", "--port", str(port), *tls]
     server = subprocess.Popen([*command, *options, "--log-level", "warning"], env=env)
     try:
         wait_for_port(port, timeout_s=30)
@@ -116,3 +120,18 @@ def test_serve_refuses_outdated_schema_then_serves_tls_with_workers(
     assert refused.returncode == 1
     assert "none (empty database)" in refused.stderr
     assert health.json() == {"status": "ok", "database": "ok"}
+
+
+def test_worker_processes_build_the_app_from_the_environment(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `serve --workers N` hands each worker: settings in PAMS_CLOUD_*."""
+    monkeypatch.setenv("PAMS_CLOUD_DATA_DIR", str(migrated.data_dir))
+    monkeypatch.setenv("PAMS_CLOUD_DATABASE_URL", migrated.resolved_database_url)
+    monkeypatch.setenv("PAMS_CLOUD_TUNE_GC", "false")
+
+    worker_app = create_app()
+
+    with TestClient(worker_app) as client:
+        assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    assert worker_app.state.pams.settings.data_dir == migrated.data_dir
