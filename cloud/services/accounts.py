@@ -8,14 +8,20 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from cloud.models import Organization, RefreshToken, Role, User
 from cloud.services import security
-from cloud.services.errors import AuthenticationError, ConflictError
+from cloud.services.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+)
 
 logger = logging.getLogger(__name__)
 
+MIN_PASSWORD_LENGTH = 8
 REFRESH_TOKEN_PREFIX = "prt_"  # noqa: S105 (a label, not a secret)
 
 
@@ -47,8 +53,8 @@ def create_organization_with_admin(
     organization = Organization(name=organization_name)
     user = User(
         organization=organization,
-        email=normalize_email(email),
-        password_hash=hasher.hash(password),
+        email=_checked_email(email),
+        password_hash=hasher.hash(_checked_password(password)),
         role=Role.ORG_ADMIN.value,
     )
     _add_user(session, user)
@@ -70,13 +76,31 @@ def create_user(
 ) -> User:
     user = User(
         organization_id=organization_id,
-        email=normalize_email(email),
-        password_hash=hasher.hash(password),
+        email=_checked_email(email),
+        password_hash=hasher.hash(_checked_password(password)),
         role=role.value,
         full_name=full_name,
     )
     _add_user(session, user)
     return user
+
+
+def _checked_email(email: str) -> str:
+    try:
+        return normalize_email(
+            validate_email(email, check_deliverability=False).normalized
+        )
+    except EmailNotValidError as exc:
+        raise InvalidInputError(f"Email address {email!r} is not valid: {exc}") from exc
+
+
+def _checked_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"The password has {len(password)} characters; at least "
+            f"{MIN_PASSWORD_LENGTH} are needed."
+        )
+    return password
 
 
 def _add_user(session: Session, user: User) -> None:

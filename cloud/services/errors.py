@@ -7,6 +7,7 @@ CloudError
 ├── ConflictError           409: it already exists
 ├── PayloadTooLargeError    413: a body above the configured limit
 ├── UnsupportedEncodingError 415: a Content-Encoding the server cannot decode
+├── InvalidInputError       422: a value that breaks a rule (email, password)
 └── BatchRejectedError      422: a batch that is well-formed but inconsistent
 """
 
@@ -57,6 +58,12 @@ class UnsupportedEncodingError(CloudError):
     """Raised for a Content-Encoding other than identity or gzip."""
 
     status_code = 415
+
+
+class InvalidInputError(CloudError):
+    """Raised when a value breaks a rule, such as a malformed email address."""
+
+    status_code = 422
 
 
 class BatchRejectedError(CloudError):

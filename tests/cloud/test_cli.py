@@ -135,3 +135,38 @@ def test_worker_processes_build_the_app_from_the_environment(
     with TestClient(worker_app) as client:
         assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     assert worker_app.state.pams.settings.data_dir == migrated.data_dir
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        pytest.param(
+            "not-an-email",
+            "long enough",
+            "Email address 'not-an-email' is not valid: An email address must have "
+            "an @-sign.",
+            id="email",
+        ),
+        pytest.param(
+            "ok@example.org",
+            "short",
+            "The password has 5 characters; at least 8 are needed.",
+            id="password",
+        ),
+    ],
+)
+def test_admin_create_refuses_bad_input_with_reason(
+    migrated: Settings, tmp_path: Path, email: str, password: str, reason: str
+) -> None:
+    code, output = _cli(
+        migrated.resolved_database_url,
+        tmp_path,
+        "admin",
+        "create",
+        "--email",
+        email,
+        "--password",
+        password,
+    )
+
+    assert (code, output) == (1, reason + "\n")
