@@ -3,11 +3,12 @@
 from cloud.models.accounts import Organization, RefreshToken, Role, User
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
 from cloud.models.gateways import Gateway
-from cloud.models.telemetry import Device, EventRow, GapRow, ReadingRow
+from cloud.models.telemetry import Device, DevicePoint, EventRow, GapRow, ReadingRow
 
 __all__ = [
     "Base",
     "Device",
+    "DevicePoint",
     "EventRow",
     "ExactDecimal",
     "GapRow",

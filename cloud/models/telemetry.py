@@ -90,3 +90,26 @@ class Device(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DevicePoint(Base):
+    """Each point of a device, pointing at its newest reading.
+
+    Kept by ingest so that "latest per point" reads one row per point instead of
+    ranking a device's whole history.
+    """
+
+    __tablename__ = "device_points"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["gateway_id", "device_id"],
+            ["devices.gateway_id", "devices.device_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    point: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seq: Mapped[int] = mapped_column(sa.BigInteger())

@@ -26,6 +26,7 @@ from cloud.db import is_postgresql
 from cloud.models import (
     Base,
     Device,
+    DevicePoint,
     EventRow,
     GapRow,
     Gateway,
@@ -211,6 +212,8 @@ def _store(session: Session, batch: Batch, received_at: datetime) -> StoreResult
     total = len(batch.readings) + len(batch.events) + len(batch.gaps)
     if accepted:
         _upsert_devices(session, batch, received_at)
+        if batch.readings:
+            _upsert_device_points(session, batch)
     return StoreResult(accepted=accepted, duplicates=total - accepted)
 
 
@@ -447,5 +450,60 @@ def _upsert_devices(session: Session, batch: Batch, received_at: datetime) -> No
                     else_=table.c.last_ts,
                 ),
             },
+        )
+    )
+
+
+def _upsert_device_points(session: Session, batch: Batch) -> None:
+    """Point each (device, point) of the batch at its newest reading, unless a newer
+    one (by sample time, then seq) is already known."""
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=(ReadingRow.device_id, ReadingRow.point),
+            order_by=(ReadingRow.ts.desc(), ReadingRow.seq.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        sa.select(
+            ReadingRow.gateway_id,
+            ReadingRow.device_id,
+            ReadingRow.point,
+            ReadingRow.ts,
+            ReadingRow.seq,
+            rank,
+        )
+        .where(
+            ReadingRow.gateway_id == batch.gateway_id,
+            ReadingRow.seq.between(batch.first_seq, batch.last_seq),
+        )
+        .subquery()
+    )
+    newest = sa.select(
+        ranked.c.gateway_id,
+        ranked.c.device_id,
+        ranked.c.point,
+        ranked.c.ts,
+        ranked.c.seq,
+    ).where(ranked.c.rank == 1)
+
+    dialect = postgresql if is_postgresql(session) else sqlite
+    table = _table(DevicePoint)
+    statement = dialect.insert(table).from_select(
+        ["gateway_id", "device_id", "point", "last_ts", "last_seq"], newest
+    )
+    excluded = statement.excluded
+    is_newer = sa.or_(
+        excluded.last_ts > table.c.last_ts,
+        sa.and_(
+            excluded.last_ts == table.c.last_ts, excluded.last_seq > table.c.last_seq
+        ),
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.gateway_id, table.c.device_id, table.c.point],
+            set_={"last_ts": excluded.last_ts, "last_seq": excluded.last_seq},
+            where=is_newer,
         )
     )

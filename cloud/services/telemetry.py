@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cloud.models import Device, EventRow, GapRow, Gateway, ReadingRow
+from cloud.models import Device, DevicePoint, EventRow, GapRow, Gateway, ReadingRow
 from cloud.services.gateways import get_gateway
 
 
@@ -31,30 +31,17 @@ def latest_readings(
 ) -> list[ReadingRow]:
     """The newest reading of each point of one device (by sample time, then seq)."""
     get_gateway(session, organization_id, gateway_id)
-    rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=ReadingRow.point,
-            order_by=(ReadingRow.ts.desc(), ReadingRow.seq.desc()),
-        )
-        .label("rank")
-    )
-    ranked = (
-        sa.select(ReadingRow.gateway_id, ReadingRow.seq, rank)
-        .where(ReadingRow.gateway_id == gateway_id, ReadingRow.device_id == device_id)
-        .subquery()
-    )
     query = (
         sa.select(ReadingRow)
         .join(
-            ranked,
+            DevicePoint,
             sa.and_(
-                ranked.c.gateway_id == ReadingRow.gateway_id,
-                ranked.c.seq == ReadingRow.seq,
+                DevicePoint.gateway_id == ReadingRow.gateway_id,
+                DevicePoint.last_seq == ReadingRow.seq,
             ),
         )
-        .where(ranked.c.rank == 1)
-        .order_by(ReadingRow.point)
+        .where(DevicePoint.gateway_id == gateway_id, DevicePoint.device_id == device_id)
+        .order_by(DevicePoint.point)
     )
     return list(session.scalars(query))
 

@@ -20,6 +20,7 @@ TABLES = {
     "events",
     "gaps",
     "devices",
+    "device_points",
 }
 
 

@@ -85,6 +85,34 @@ def test_latest_reading_per_point_is_by_sample_time(
     ]
 
 
+def test_latest_survives_a_later_batch_of_older_samples(
+    client: TestClient, admin: Login, gateway: RegisteredGateway
+) -> None:
+    """A gateway catching up after an outage sends old samples with new seqs."""
+    _load(client, gateway)
+    old = T0 + timedelta(seconds=5)
+    new = T0 + timedelta(seconds=60)
+    late = [
+        reading(7, point="voltage", value="200.0", ts=old.isoformat()),
+        reading(8, point="energy", value="100.003", ts=new.isoformat()),
+    ]
+    answer = client.post(
+        "/api/v1/ingest",
+        json=batch(gateway.id, 7, 8, readings=late),
+        headers=gateway.headers,
+    )
+    assert answer.status_code == 200, answer.text
+
+    latest = client.get(
+        f"/api/v1/devices/{gateway.id}/meter-1/latest", headers=admin.headers
+    ).json()
+
+    assert [(r["point"], r["value"]) for r in latest] == [
+        ("energy", "100.003"),
+        ("voltage", "230.1"),
+    ]
+
+
 def test_range_is_ordered_by_time_and_paginated(
     client: TestClient, admin: Login, gateway: RegisteredGateway
 ) -> None:

@@ -1,4 +1,4 @@
-"""Organizations, users, refresh tokens, gateways, readings, events, gaps, devices.
+"""Organizations, users, refresh tokens, gateways, and what gateways send.
 
 Revision ID: 0001
 Revises:
@@ -174,10 +174,27 @@ def _create_telemetry() -> None:
         _gateway_fk("devices"),
         sa.PrimaryKeyConstraint("gateway_id", "device_id", name=op.f("pk_devices")),
     )
+    op.create_table(
+        "device_points",
+        sa.Column("gateway_id", sa.String(64), nullable=False),
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("point", sa.String(64), nullable=False),
+        sa.Column("last_ts", UTC_TIME, nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["gateway_id", "device_id"],
+            ["devices.gateway_id", "devices.device_id"],
+            name=op.f("fk_device_points_gateway_id_devices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "gateway_id", "device_id", "point", name=op.f("pk_device_points")
+        ),
+    )
 
 
 def downgrade() -> None:
-    for table in ("devices", "gaps", "events", "readings"):
+    for table in ("device_points", "devices", "gaps", "events", "readings"):
         op.drop_table(table)
     op.drop_table("gateways")
     for table in ("refresh_tokens", "users", "organizations"):
