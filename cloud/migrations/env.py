@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from cloud.db import create_db_engine
 from cloud.models import Base
+from cloud.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,7 +30,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url") or "")
+    url = config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
             _run(connection)
