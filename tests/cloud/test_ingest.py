@@ -1,13 +1,19 @@
 import gzip
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cloud.main import create_app
+from cloud.models import Gateway
+from cloud.services import ingest
 from cloud.settings import Settings
+from sync.schema import Batch
 from tests.cloud.helpers import (
     Login,
     RegisteredGateway,
@@ -363,3 +369,27 @@ def test_content_encoding_is_case_insensitive(
     )
 
     assert answer.status_code == 200
+
+
+def test_same_batch_from_two_connections_at_once_is_stored_once(
+    app: FastAPI, client: TestClient, admin: Login, gateway: RegisteredGateway
+) -> None:
+    """A retry racing the original: one stores, the other sees only duplicates."""
+    body = Batch.model_validate(batch(gateway.id, 1, 500))
+    factory = app.state.pams.session_factory
+    start = threading.Barrier(2)
+
+    def send() -> tuple[int, int]:
+        with factory() as session:
+            stored_gateway = session.get(Gateway, gateway.id)
+            start.wait(timeout=10)
+            ack = ingest.ingest_batch(
+                session, stored_gateway, body, received_at=datetime.now(UTC)
+            )
+        return ack.accepted, ack.duplicates
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(lambda _: send(), range(2)))
+
+    assert results == [(0, 500), (500, 0)]
+    assert _stats(client, admin, gateway.id)["readings"] == 500
