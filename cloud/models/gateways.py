@@ -1,0 +1,31 @@
+"""Building gateways and the token each one authenticates with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.models.base import Base, UtcDateTime, utc_now
+
+
+class Gateway(Base):
+    __tablename__ = "gateways"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    # SHA-256 of the token, not argon2: the token is 32 random bytes, so it cannot be
+    # guessed from its hash the way a password can, and every ingest request looks it
+    # up, which a slow hash would make cost tens of milliseconds each.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(sa.String(16))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rejected_batches: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_rejection: Mapped[str | None] = mapped_column(sa.String(1000))
+    last_rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)

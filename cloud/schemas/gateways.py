@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync.schema import DeviceId
+
+
+class GatewayCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: DeviceId
+    name: str = Field(default="", max_length=200)
+
+
+class GatewayPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    token_prefix: str = Field(description="First characters of the current token.")
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    rejected_batches: int = Field(description="Batches refused since registration.")
+    last_rejection: str | None = Field(description="Why the latest one was refused.")
+    last_rejected_at: datetime | None
+    created_at: datetime
+
+
+class GatewayTokenPublic(GatewayPublic):
+    """A gateway with its token in clear: shown once, at creation or rotation."""
+
+    token: str
+
+
+class GatewayStats(BaseModel):
+    readings: int
+    events: int
+    gaps_records: int = Field(description="Seqs the gateway declared as dropped.")
+    max_seq: int | None
+    last_seen_at: datetime | None
+    rejected_batches: int
+    last_rejection: str | None

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+
+class DevicePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    gateway_id: str
+    device_id: str
+    first_seen_at: datetime
+    last_seen_at: datetime = Field(description="When a batch last carried it.")
+    last_ts: datetime = Field(description="Newest sample time it reported.")
+
+
+class DevicesPublic(BaseModel):
+    data: list[DevicePublic]
+    count: int
+
+
+class ReadingPublic(BaseModel):
+    """One stored reading; ``value`` is an exact decimal string."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    gateway_id: str
+    seq: int
+    device_id: str
+    point: str
+    ts: datetime
+    value: Decimal | None
+    text: str | None
+    unit: str | None
+    quality: str
+    reason: str | None
+    clock_trusted: bool
+    received_at: datetime
+
+    @field_serializer("value")
+    def _exact(self, value: Decimal | None) -> str | None:
+        # Fixed-point, never exponent notation: 1E-18 reads as 0.000000000000000001.
+        return None if value is None else format(value, "f")
+
+
+class ReadingsPublic(BaseModel):
+    data: list[ReadingPublic]
+    count: int = Field(description="Readings matching the query, on every page.")

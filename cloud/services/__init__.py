@@ -1,0 +1,1 @@
+"""What the cloud does, independent of HTTP: the routes and the CLI call these."""
