@@ -1,5 +1,5 @@
-"""``pams-cloud``: migrate the database, create the first administrator, register
-gateways, and serve the API."""
+"""``pams-cloud``: migrate the database, create the first administrator and other
+users, register gateways, import CSV files, and serve the API."""
 
 from __future__ import annotations
 
@@ -11,19 +11,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cloud.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from cloud.services.access import Scope
+
+_PROPERTY_ROLES = "property_manager, accountant, technician, owner, tenant"
+_PROPERTY_ROLES_HELP = f"One of {_PROPERTY_ROLES}."
+_IMPORT_KINDS_HELP = "units, people, leases or equipment"
+
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(help="The cloud service.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Users and their roles on properties.", no_args_is_help=True
+)
 gateway_app = typer.Typer(help="Building gateways.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
 
 DataDirOption = Annotated[
@@ -33,6 +43,10 @@ DataDirOption = Annotated[
 DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(help="SQLAlchemy URL (default SQLite in the data folder)."),
+]
+OrganizationOption = Annotated[
+    int | None,
+    typer.Option(help="The organization; needed when there are several."),
 ]
 
 
@@ -95,10 +109,12 @@ def admin_create(
 ) -> None:
     """Create an organization and its first administrator."""
     from cloud.services import accounts
+    from cloud.services.audit import Actor, act_as
     from cloud.services.security import password_hasher
 
     settings = _settings(data_dir, database_url)
     with _session(settings) as session:
+        act_as(session, Actor(label="command: admin create"))
         user = accounts.create_organization_with_admin(
             session,
             password_hasher(settings.argon2_profile),
@@ -116,10 +132,7 @@ def admin_create(
 def gateway_add(
     gateway_id: Annotated[str, typer.Argument(metavar="ID")],
     name: Annotated[str, typer.Option(help="Human name of the gateway.")] = "",
-    organization_id: Annotated[
-        int | None,
-        typer.Option(help="Owning organization; needed when there are several."),
-    ] = None,
+    organization_id: OrganizationOption = None,
     token_file: Annotated[
         Path | None,
         typer.Option(help="Write the token here (mode 0600) instead of printing it."),
@@ -138,15 +151,176 @@ def gateway_add(
         raise typer.BadParameter(message, param_hint="ID") from exc
     settings = _settings(data_dir, database_url)
     with _session(settings) as session:
+        _system_scope(session, organization_id, "gateway add")
         org = _organization_id(session, organization_id)
         issued = gateways.create_gateway(
             session, organization_id=org, gateway_id=gateway_id, name=name
         )
+        session.commit()
     if token_file is None:
         typer.echo(issued.token)
         return
     _write_secret(token_file, issued.token)
     typer.echo(f"Gateway {gateway_id} registered; token written to {token_file}.")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+    role: Annotated[
+        str | None,
+        typer.Option(help="A role to grant on --property: " + _PROPERTY_ROLES + "."),
+    ] = None,
+    property_code: Annotated[
+        str | None, typer.Option("--property", help="The property's code.")
+    ] = None,
+    full_name: Annotated[str | None, typer.Option(help="The user's name.")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(help="external_ref of the owner or tenant this user is."),
+    ] = None,
+    organization_id: OrganizationOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a user, optionally with a role on one property."""
+    from cloud.schemas.users import UserCreate
+    from cloud.services import people, users
+    from cloud.services.security import password_hasher
+
+    settings = _settings(data_dir, database_url)
+    with _session(settings) as session:
+        scope = _system_scope(session, organization_id, "user create")
+        person_id = None
+        if person is not None:
+            found = people.person_by_ref(session, scope, person)
+            if found is None:
+                raise _fail(f"No person has external_ref {person!r}.")
+            person_id = found.id
+        body = _checked(
+            UserCreate,
+            email=email,
+            password=password,
+            full_name=full_name,
+            person_id=person_id,
+        )
+        user = users.create_user(
+            session, scope, password_hasher(settings.argon2_profile), body
+        )
+        granted = _grant(session, scope, user.id, role, property_code)
+        session.commit()
+    typer.echo(f"Created user {user.email} (user {user.id}){granted}.")
+
+
+@user_app.command("grant")
+def user_grant(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    role: Annotated[str, typer.Option(help=_PROPERTY_ROLES_HELP)],
+    property_code: Annotated[str, typer.Option("--property", help="Property code.")],
+    organization_id: OrganizationOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Grant a user a role on a property."""
+    from cloud.models import User
+    from cloud.services.accounts import normalize_email
+
+    settings = _settings(data_dir, database_url)
+    with _session(settings) as session:
+        scope = _system_scope(session, organization_id, "user grant")
+        user = session.scalar(
+            scope.visible(User).where(User.email == normalize_email(email))
+        )
+        if user is None:
+            raise _fail(f"No user has email {email!r}.")
+        granted = _grant(session, scope, user.id, role, property_code)
+        session.commit()
+    typer.echo(f"User {user.email}{granted}.")
+
+
+def _grant(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    role: str | None,
+    property_code: str | None,
+) -> str:
+    from cloud.schemas.users import GrantCreate
+    from cloud.services import properties, users
+
+    if role is None and property_code is None:
+        return ""
+    if role is None or property_code is None:
+        raise typer.BadParameter("--role and --property go together.")
+    found = properties.property_by_code(session, scope, property_code)
+    if found is None:
+        raise _fail(f"No property has code {property_code!r}.")
+    body = _checked(GrantCreate, property_id=found.id, role=role)
+    users.grant_role(session, scope, user_id, body)
+    return f" now holds {role} on property {property_code}"
+
+
+@app.command("import")
+def import_csv(
+    kind: Annotated[str, typer.Argument(metavar="KIND", help=_IMPORT_KINDS_HELP)],
+    file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False)],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row, keep nothing.")
+    ] = False,
+    organization_id: OrganizationOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Import a CSV file of units, people, leases or equipment: every row or none."""
+    from cloud.services import imports
+    from cloud.services.crypto import identity_cipher
+
+    try:
+        import_kind = imports.ImportKind(kind)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{kind!r} is not one of {_IMPORT_KINDS_HELP}.", param_hint="KIND"
+        ) from None
+    settings = _settings(data_dir, database_url)
+    with _session(settings) as session:
+        scope = _system_scope(session, organization_id, f"import {kind} {file.name}")
+        report = imports.run_import(
+            session,
+            scope,
+            identity_cipher(settings.signing_key()),
+            import_kind,
+            file.read_bytes(),
+            dry_run=dry_run,
+        )
+    for error in report.errors:
+        column = f" {error.field}" if error.field else ""
+        typer.secho(f"line {error.line}{column}: {error.message}", err=True)
+    if not report.ok:
+        raise _fail(f"{len(report.errors)} errors in {file}; nothing was imported.")
+    verb = "would create" if dry_run else "created"
+    typer.echo(f"{report.rows} rows checked; {verb} {report.created} {kind}.")
+
+
+def _checked(schema: type[BaseModel], **values: Any) -> Any:
+    """Validate like the API does, and report the first problem as an option's."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise typer.BadParameter(error["msg"], param_hint=field) from exc
+
+
+def _system_scope(session: Session, wanted: int | None, label: str) -> Scope:
+    """A command acts for its whole organization, recorded in the audit log."""
+    from cloud.services.access import Scope
+
+    scope = Scope.system(_organization_id(session, wanted), label=f"pams-cloud {label}")
+    scope.bind(session)
+    return scope
 
 
 def _organization_id(session: Session, wanted: int | None) -> int:

@@ -7,16 +7,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud.api.limits import UploadLimit
 from cloud.api.main import api_router
 from cloud.api.routes import health
 from cloud.api.state import AppState
 from cloud.db import create_db_engine, make_session_factory
 from cloud.services.accounts import TokenPolicy
-from cloud.services.errors import AuthenticationError, CloudError
+from cloud.services.attachments import AttachmentStore
+from cloud.services.crypto import identity_cipher
+from cloud.services.errors import AuthenticationError, CloudError, InvalidInputError
 from cloud.services.migrations import ensure_current
 from cloud.services.security import password_hasher
 from cloud.settings import Settings
@@ -37,15 +42,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     except Exception:
         engine.dispose()
         raise
+    signing_key = settings.signing_key()
     state = AppState(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
         password_hasher=password_hasher(settings.argon2_profile),
         token_policy=TokenPolicy(
-            signing_key=settings.signing_key(),
+            signing_key=signing_key,
             access_lifetime=timedelta(minutes=settings.access_token_minutes),
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
+        ),
+        identity_cipher=identity_cipher(signing_key),
+        attachments=AttachmentStore(
+            settings.data_dir / "attachments", settings.max_upload_bytes
         ),
     )
 
@@ -61,6 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.add_exception_handler(CloudError, _cloud_error)  # type: ignore[arg-type]
+    app.add_exception_handler(
+        sa.exc.IntegrityError,
+        _integrity_error,  # type: ignore[arg-type]
+    )
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     return app
 
 
@@ -75,9 +90,27 @@ def _tune_garbage_collector() -> None:
 
 
 async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+    """A 422 looks like FastAPI's own validation errors, naming the field in
+    ``loc``; other errors are ``{"detail": message}`` (and ``field`` if known)."""
     headers = (
         {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     )
+    content: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, InvalidInputError):
+        where = ["body", exc.field] if exc.field else ["body"]
+        content["detail"] = [{"loc": where, "msg": exc.message, "type": "value_error"}]
+    elif exc.field:
+        content["field"] = exc.field
+    return JSONResponse(content, status_code=exc.status_code, headers=headers)
+
+
+async def _integrity_error(
+    _request: Request, exc: sa.exc.IntegrityError
+) -> JSONResponse:
+    """A write that another, concurrent one made impossible (the services check
+    first, so this is a race): the database kept its rules, the caller may retry."""
+    logger.warning("Write refused by the database: %s", exc.orig)
     return JSONResponse(
-        {"detail": exc.message}, status_code=exc.status_code, headers=headers
+        {"detail": "The change conflicts with a record written at the same time."},
+        status_code=409,
     )

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("var/cloud"),
-        description="Where the SQLite database and the generated secret key live.",
+        description="Where the SQLite database, the generated secret key and "
+        "attachments live.",
     )
     database_url: str | None = Field(
         default=None,
@@ -43,7 +44,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key that signs access tokens; generated into data_dir when unset.",
+        description="Key that signs access tokens and from which the key that "
+        "encrypts identity numbers is derived; generated into data_dir when unset.",
     )
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=30, ge=1)
@@ -51,6 +53,16 @@ class Settings(BaseSettings):
         default=32 * 1024 * 1024,
         ge=1024,
         description="Largest ingest body, before and after gzip decompression.",
+    )
+    max_upload_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest attachment or CSV import file (413 above).",
+    )
+    gateway_stale_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="A gateway silent for longer shows health 'stale'.",
     )
     argon2_profile: str = Field(
         default="rfc9106_low_memory",

@@ -4,17 +4,51 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from cloud.api.deps import get_current_gateway, get_current_user
-from cloud.api.routes import auth, devices, gateways, ingest, readings, users
+from cloud.api.deps import get_current_gateway, get_scope
+from cloud.api.routes import (
+    audit,
+    auth,
+    buildings,
+    devices,
+    equipment,
+    gateways,
+    imports,
+    ingest,
+    inspections,
+    leases,
+    meters,
+    people,
+    properties,
+    readings,
+    units,
+    users,
+)
 
 # Routes that answer without a token. Everything else goes under a router whose
 # dependencies demand one, so a new router is closed unless placed here on purpose.
 public_router = APIRouter()
 public_router.include_router(auth.router)
 
-user_router = APIRouter(dependencies=[Depends(get_current_user)])
-for resource in (users, gateways, devices, readings):
-    user_router.include_router(resource.router)
+# Every user route gets the caller's Scope (which needs a valid access token).
+user_router = APIRouter(dependencies=[Depends(get_scope)])
+for router in (
+    users.router,
+    properties.router,
+    buildings.router,
+    units.router,
+    people.router,
+    leases.router,
+    equipment.router,
+    inspections.router,
+    meters.points_router,
+    meters.router,
+    gateways.router,
+    devices.router,
+    readings.router,
+    imports.router,
+    audit.router,
+):
+    user_router.include_router(router)
 
 gateway_router = APIRouter(dependencies=[Depends(get_current_gateway)])
 gateway_router.include_router(ingest.router)

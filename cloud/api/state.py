@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.services.accounts import TokenPolicy
+from cloud.services.attachments import AttachmentStore
 from cloud.settings import Settings
 
 
@@ -19,3 +21,5 @@ class AppState:
     session_factory: sessionmaker[Session]
     password_hasher: PasswordHasher
     token_policy: TokenPolicy
+    identity_cipher: Fernet
+    attachments: AttachmentStore

@@ -1,22 +1,75 @@
 """The cloud's tables; importing this package registers all on ``Base.metadata``."""
 
-from cloud.models.accounts import Organization, RefreshToken, Role, User
+from cloud.models.accounts import (
+    PROPERTY_ROLES,
+    Organization,
+    RefreshToken,
+    Role,
+    RoleGrant,
+    User,
+)
+from cloud.models.audit import AuditEntry
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
+from cloud.models.equipment import (
+    Attachment,
+    Equipment,
+    EquipmentCategory,
+    EquipmentStatus,
+    Inspection,
+)
 from cloud.models.gateways import Gateway
+from cloud.models.leases import LEASE_OVERLAP_CONSTRAINT, Lease, LeaseStatus, LeaseUnit
+from cloud.models.meters import Meter, MeterKind, MeterPoint
+from cloud.models.people import Contact, OwnershipShare, Person, PersonKind
+from cloud.models.properties import (
+    Building,
+    Property,
+    PropertyKind,
+    Unit,
+    UnitStatus,
+    UnitStatusChange,
+    UnitUse,
+)
 from cloud.models.telemetry import Device, DevicePoint, EventRow, GapRow, ReadingRow
 
 __all__ = [
+    "LEASE_OVERLAP_CONSTRAINT",
+    "PROPERTY_ROLES",
+    "Attachment",
+    "AuditEntry",
     "Base",
+    "Building",
+    "Contact",
     "Device",
     "DevicePoint",
+    "Equipment",
+    "EquipmentCategory",
+    "EquipmentStatus",
     "EventRow",
     "ExactDecimal",
     "GapRow",
     "Gateway",
+    "Inspection",
+    "Lease",
+    "LeaseStatus",
+    "LeaseUnit",
+    "Meter",
+    "MeterKind",
+    "MeterPoint",
     "Organization",
+    "OwnershipShare",
+    "Person",
+    "PersonKind",
+    "Property",
+    "PropertyKind",
     "ReadingRow",
     "RefreshToken",
     "Role",
+    "RoleGrant",
+    "Unit",
+    "UnitStatus",
+    "UnitStatusChange",
+    "UnitUse",
     "User",
     "UtcDateTime",
     "utc_now",

@@ -1,4 +1,4 @@
-"""Organizations, their users, and the refresh tokens users hold."""
+"""Organizations, their users, the roles users hold, and refresh tokens."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ from cloud.models.base import Base, UtcDateTime, utc_now
 
 
 class Role(StrEnum):
-    """What a user may do in their organization.
-
-    Organization-wide roles only; per-property roles will sit in their own table so a
-    user can hold different roles on different properties.
-    """
+    """What a user may do. ``org_admin`` is held across the whole organization
+    (``User.is_org_admin``); every other role is granted per property
+    (``RoleGrant``), so one user can manage one property and rent in another."""
 
     ORG_ADMIN = "org_admin"
-    ORG_MEMBER = "org_member"
+    PROPERTY_MANAGER = "property_manager"
+    ACCOUNTANT = "accountant"
+    TECHNICIAN = "technician"
+    OWNER = "owner"
+    TENANT = "tenant"
+
+
+PROPERTY_ROLES = tuple(role for role in Role if role is not Role.ORG_ADMIN)
 
 
 class Organization(Base):
@@ -35,7 +40,11 @@ class Organization(Base):
 
 
 class User(Base):
+    """Someone who logs in. Owners and tenants are linked to their ``Person``
+    record, which is how "their own" units and leases are found."""
+
     __tablename__ = "users"
+    __audit_redact__ = frozenset({"password_hash"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(
@@ -44,11 +53,34 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     full_name: Mapped[str | None] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(32), default=Role.ORG_MEMBER.value)
+    is_org_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
 
     organization: Mapped[Organization] = relationship(back_populates="users")
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", order_by="RoleGrant.id", cascade="all, delete-orphan"
+    )
+
+
+class RoleGrant(Base):
+    """One role of one user on one property."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "property_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    property_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("properties.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+
+    user: Mapped[User] = relationship(back_populates="grants")
 
 
 class RefreshToken(Base):
@@ -59,6 +91,7 @@ class RefreshToken(Base):
     """
 
     __tablename__ = "refresh_tokens"
+    __audited__ = False  # every login writes one; the log would hold nothing else
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(

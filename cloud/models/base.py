@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -22,7 +22,20 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """Every table of the cloud.
+
+    Writes through the session are recorded in the audit log (``cloud.services.audit``)
+    unless a model sets ``__audited__ = False``. ``__audit_redact__`` names columns
+    whose values are secret: the log says they changed, never what to.
+    ``__audit_omit__`` names columns the system keeps current on its own (a
+    gateway's last contact), which would flood the log.
+    """
+
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+    __audited__: ClassVar[bool] = True
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset()
+    __audit_omit__: ClassVar[frozenset[str]] = frozenset()
 
 
 def utc_now() -> datetime:
@@ -78,3 +91,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(value)
+
+
+def same_property_fk(
+    columns: tuple[str, str], parent: str, ondelete: str = "RESTRICT"
+) -> sa.ForeignKeyConstraint:
+    """``(parent_id, property_id)`` → ``parent(id, property_id)``.
+
+    Scoped tables copy their parent's ``property_id`` so that access control is one
+    indexed comparison; this key makes the database refuse a copy that differs from
+    the parent's (a unit filed under one property in another property's building).
+    """
+    return sa.ForeignKeyConstraint(
+        list(columns), [f"{parent}.id", f"{parent}.property_id"], ondelete=ondelete
+    )

@@ -7,16 +7,31 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.models.base import Base, UtcDateTime, utc_now
+from cloud.models.base import Base, UtcDateTime, same_property_fk, utc_now
 
 
 class Gateway(Base):
+    """One per building or more; ``building_id`` (and the copied ``property_id``)
+    is empty for a gateway registered before it was placed, which only
+    organization administrators see."""
+
     __tablename__ = "gateways"
+    __table_args__ = (
+        same_property_fk(("building_id", "property_id"), "buildings"),
+        sa.Index("ix_gateways_property_id", "property_id"),
+    )
+    __audit_redact__ = frozenset({"token_hash"})
+    # Kept current by ingest; logging them would write an audit row per batch.
+    __audit_omit__ = frozenset(
+        {"last_seen_at", "rejected_batches", "last_rejection", "last_rejected_at"}
+    )
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     organization_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )
+    building_id: Mapped[int | None] = mapped_column()
+    property_id: Mapped[int | None] = mapped_column()
     name: Mapped[str] = mapped_column(sa.String(200), default="")
     # SHA-256 of the token, not argon2: the token is 32 random bytes, so it cannot be
     # guessed from its hash the way a password can, and every ingest request looks it

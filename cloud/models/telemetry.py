@@ -6,6 +6,8 @@ twice inserts nothing the second time.
 The three record tables have no foreign key to ``gateways``: checking one costs more
 than all the rest of a PostgreSQL COPY (about 8 µs a row), and ingest writes only the
 id of the gateway whose token it has just verified. History outlives a gateway row.
+
+None of them is audited: they are what gateways measured, written only by ingest.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def _gateway_fk() -> sa.ForeignKey:
 
 class ReadingRow(Base):
     __tablename__ = "readings"
+    __audited__ = False
     __table_args__ = (
         sa.Index("ix_readings_series", "gateway_id", "device_id", "point", "ts"),
     )
@@ -49,6 +52,7 @@ class ReadingRow(Base):
 
 class EventRow(Base):
     __tablename__ = "events"
+    __audited__ = False
     __table_args__ = (sa.Index("ix_events_device", "gateway_id", "device_id", "ts"),)
 
     gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -70,6 +74,7 @@ class GapRow(Base):
     """Sequence numbers [first_seq, last_seq] the gateway dropped and said so."""
 
     __tablename__ = "gaps"
+    __audited__ = False
 
     gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     first_seq: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True)
@@ -82,6 +87,7 @@ class Device(Base):
     """A device some gateway has reported, kept current by ingest."""
 
     __tablename__ = "devices"
+    __audited__ = False
 
     gateway_id: Mapped[str] = mapped_column(
         sa.String(64), _gateway_fk(), primary_key=True
@@ -100,6 +106,7 @@ class DevicePoint(Base):
     """
 
     __tablename__ = "device_points"
+    __audited__ = False
     __table_args__ = (
         sa.ForeignKeyConstraint(
             ["gateway_id", "device_id"],

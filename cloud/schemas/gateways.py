@@ -4,14 +4,24 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.schemas.common import Id, Name, Strict
+from cloud.services.gateways import GatewayHealth
 from sync.schema import DeviceId
 
 
-class GatewayCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GatewayCreate(Strict):
     id: DeviceId
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f]*$")
+    building_id: Id | None = Field(
+        default=None, description="Where it is installed; org admins may omit it."
+    )
+
+
+class GatewayUpdate(Strict):
+    name: Name | None = None
+    building_id: Id | None = Field(
+        default=None, description="Move to this building; null: unplace it."
+    )
 
 
 class GatewayPublic(BaseModel):
@@ -19,9 +29,14 @@ class GatewayPublic(BaseModel):
 
     id: str
     name: str
+    building_id: int | None
+    property_id: int | None
     token_prefix: str = Field(description="First characters of the current token.")
     revoked_at: datetime | None
     last_seen_at: datetime | None
+    health: GatewayHealth = Field(
+        description="never_seen, ok, stale (silent past the stale time) or revoked."
+    )
     rejected_batches: int = Field(description="Batches refused since registration.")
     last_rejection: str | None = Field(description="Why the latest one was refused.")
     last_rejected_at: datetime | None

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
-from cloud.models import Organization, RefreshToken, Role, User
+from cloud.models import Organization, RefreshToken, User
 from cloud.services import security
 from cloud.services.errors import (
     AuthenticationError,
@@ -54,10 +54,11 @@ def create_organization_with_admin(
     user = User(
         organization=organization,
         email=_checked_email(email),
-        password_hash=hasher.hash(_checked_password(password)),
-        role=Role.ORG_ADMIN.value,
+        password_hash=hasher.hash(checked_password(password)),
+        is_org_admin=True,
     )
     _add_user(session, user)
+    session.commit()
     logger.info(
         "Created organization %d with administrator %d", organization.id, user.id
     )
@@ -71,15 +72,18 @@ def create_user(
     organization_id: int,
     email: str,
     password: str,
-    role: Role = Role.ORG_MEMBER,
+    is_org_admin: bool = False,
     full_name: str | None = None,
+    person_id: int | None = None,
 ) -> User:
+    """Add a user (flushed, not committed); roles on properties are granted after."""
     user = User(
         organization_id=organization_id,
         email=_checked_email(email),
-        password_hash=hasher.hash(_checked_password(password)),
-        role=role.value,
+        password_hash=hasher.hash(checked_password(password)),
+        is_org_admin=is_org_admin,
         full_name=full_name,
+        person_id=person_id,
     )
     _add_user(session, user)
     return user
@@ -91,23 +95,28 @@ def _checked_email(email: str) -> str:
             validate_email(email, check_deliverability=False).normalized
         )
     except EmailNotValidError as exc:
-        raise InvalidInputError(f"Email address {email!r} is not valid: {exc}") from exc
+        raise InvalidInputError(
+            f"Email address {email!r} is not valid: {exc}", field="email"
+        ) from exc
 
 
-def _checked_password(password: str) -> str:
+def checked_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(
             f"The password has {len(password)} characters; at least "
-            f"{MIN_PASSWORD_LENGTH} are needed."
+            f"{MIN_PASSWORD_LENGTH} are needed.",
+            field="password",
         )
     return password
 
 
 def _add_user(session: Session, user: User) -> None:
     if session.scalar(sa.select(User.id).where(User.email == user.email)) is not None:
-        raise ConflictError(f"A user with email {user.email!r} already exists.")
+        raise ConflictError(
+            f"A user with email {user.email!r} already exists.", field="email"
+        )
     session.add(user)
-    session.commit()
+    session.flush()
 
 
 def normalize_email(email: str) -> str:

@@ -52,10 +52,55 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
 
 def _run(engine: sa.Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        step(config, revision)
+    if engine.dialect.name == "sqlite":
+        _run_on_sqlite(engine, config, step, revision)
+    else:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
     logger.info("Database schema of %s is now at %s", _safe_url(engine), revision)
+
+
+def _run_on_sqlite(
+    engine: sa.Engine,
+    config: Config,
+    step: Callable[[Config, str], None],
+    revision: str,
+) -> None:
+    """One real transaction, with foreign keys off while it runs.
+
+    SQLite alters a table by copying it, dropping the old one and renaming the
+    copy; with foreign keys on, that drop would cascade into (or be refused by) the
+    rows of every referring table, and the pragma only changes outside a
+    transaction. pysqlite would also commit the DDL piecemeal; an explicit BEGIN on
+    an autocommit connection makes a failed migration leave nothing behind.
+    """
+    with engine.connect() as plain:
+        connection = plain.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            connection.exec_driver_sql("BEGIN")
+            try:
+                config.attributes["connection"] = connection
+                step(config, revision)
+                _check_sqlite_foreign_keys(connection)
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _check_sqlite_foreign_keys(connection: sa.Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise RuntimeError(
+            f"The migration would leave {len(broken)} rows with dangling references, "
+            f"such as row {rowid} of {table} pointing into {parent}; it was rolled "
+            "back."
+        )
 
 
 def ensure_current(engine: sa.Engine, *, migrate: bool) -> None:

@@ -1,4 +1,5 @@
-"""Reading back what gateways sent, always within the caller's organization."""
+"""Reading back what gateways sent, within the caller's scope: telemetry belongs to
+the property of the gateway that sent it (``telemetry:read``)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,29 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cloud.models import Device, DevicePoint, EventRow, GapRow, Gateway, ReadingRow
-from cloud.services.gateways import get_gateway
+from cloud.services.access import Permission, Scope
+from cloud.services.records import Page, fetch_page
+
+
+def _readable_gateway(session: Session, scope: Scope, gateway_id: str) -> Gateway:
+    return scope.get(session, Gateway, gateway_id, permission=Permission.TELEMETRY_READ)
 
 
 def list_devices(
-    session: Session, organization_id: int, gateway_id: str | None = None
-) -> list[Device]:
-    query = (
-        sa.select(Device)
-        .join(Gateway, Gateway.id == Device.gateway_id)
-        .where(Gateway.organization_id == organization_id)
-        .order_by(Device.gateway_id, Device.device_id)
-    )
+    session: Session, scope: Scope, page: Page, gateway_id: str | None = None
+) -> tuple[list[Device], int]:
+    scope.require(Permission.TELEMETRY_READ)
+    query = scope.visible(Device).order_by(Device.gateway_id, Device.device_id)
     if gateway_id is not None:
         query = query.where(Device.gateway_id == gateway_id)
-    return list(session.scalars(query))
+    return fetch_page(session, query, page)
 
 
 def latest_readings(
-    session: Session, organization_id: int, gateway_id: str, device_id: str
+    session: Session, scope: Scope, gateway_id: str, device_id: str
 ) -> list[ReadingRow]:
     """The newest reading of each point of one device (by sample time, then seq)."""
-    get_gateway(session, organization_id, gateway_id)
+    _readable_gateway(session, scope, gateway_id)
     query = (
         sa.select(ReadingRow)
         .join(
@@ -60,9 +62,9 @@ class ReadingQuery:
 
 
 def readings_in_range(
-    session: Session, organization_id: int, query: ReadingQuery
+    session: Session, scope: Scope, query: ReadingQuery
 ) -> tuple[list[ReadingRow], int]:
-    get_gateway(session, organization_id, query.gateway_id)
+    _readable_gateway(session, scope, query.gateway_id)
     conditions = [
         ReadingRow.gateway_id == query.gateway_id,
         ReadingRow.device_id == query.device_id,
@@ -95,10 +97,8 @@ class GatewayStatistics:
     last_rejection: str | None
 
 
-def gateway_stats(
-    session: Session, organization_id: int, gateway_id: str
-) -> GatewayStatistics:
-    gateway = get_gateway(session, organization_id, gateway_id)
+def gateway_stats(session: Session, scope: Scope, gateway_id: str) -> GatewayStatistics:
+    gateway = scope.get(session, Gateway, gateway_id)
     readings, reading_max = session.execute(
         sa.select(sa.func.count(), sa.func.max(ReadingRow.seq)).where(
             ReadingRow.gateway_id == gateway_id

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cloud.services import accounts
+from cloud.services.audit import Actor, act_as
 from cloud.services.security import password_hasher
 
 PASSWORD = "correct horse battery staple"
@@ -36,6 +37,7 @@ def create_admin(app: FastAPI, client: TestClient) -> Login:
     state = app.state.pams
     email = f"{fresh_id('admin')}@example.org"
     with state.session_factory() as session:
+        act_as(session, Actor(label="test setup"))
         user = accounts.create_organization_with_admin(
             session,
             password_hasher("cheapest"),

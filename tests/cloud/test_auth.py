@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -5,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cloud.services import accounts
+from cloud.services.audit import Actor, act_as
 from cloud.services.security import create_access_token, password_hasher
 from tests.cloud.helpers import PASSWORD, Login, create_admin, fresh_id, login
 
@@ -25,7 +27,8 @@ def test_login_returns_access_and_refresh_tokens(
 
     assert answer.status_code == 200
     assert answer.json()["email"] == admin.email
-    assert answer.json()["role"] == "org_admin"
+    assert answer.json()["is_org_admin"] is True
+    assert answer.json()["grants"] == []
 
 
 def test_wrong_password_is_401_with_reason(client: TestClient, admin: Login) -> None:
@@ -97,6 +100,7 @@ def test_disabled_user_cannot_log_in(app: FastAPI, client: TestClient) -> None:
     email = f"{fresh_id('member')}@example.org"
     admin = create_admin(app, client)
     with app.state.pams.session_factory() as session:
+        act_as(session, Actor(label="test setup"))
         user = accounts.create_user(
             session,
             password_hasher("cheapest"),
@@ -149,7 +153,9 @@ def test_access_token_is_not_a_refresh_token(client: TestClient, admin: Login) -
 
 
 def _concrete_path(path: str) -> str:
-    return path.replace("{gateway_id}", "gw-x").replace("{device_id}", "dev-x")
+    path = path.replace("{gateway_id}", "gw-x").replace("{device_id}", "dev-x")
+    path = path.replace("{kind}", "units")
+    return re.sub(r"\{[a-z_]+_id\}", "1", path)
 
 
 @pytest.mark.parametrize("with_user_token", [False, True], ids=["anonymous", "user"])

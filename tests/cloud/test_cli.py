@@ -73,7 +73,7 @@ def test_migrate_admin_and_gateway(database_url: str, tmp_path: Path) -> None:
         org_id,
     )
 
-    assert migrated == (0, "Database schema is at revision 0001.\n")
+    assert migrated == (0, "Database schema is at revision 0002.\n")
     assert admin[0] == 0, admin[1]
     assert added[0] == 0, added[1]
     assert token_file.read_text(encoding="utf-8").startswith("pgw_")

@@ -21,6 +21,22 @@ TABLES = {
     "gaps",
     "devices",
     "device_points",
+    "role_grants",
+    "properties",
+    "buildings",
+    "units",
+    "unit_status_changes",
+    "people",
+    "contacts",
+    "ownership_shares",
+    "leases",
+    "lease_units",
+    "equipment",
+    "inspections",
+    "attachments",
+    "meter_points",
+    "meters",
+    "audit_entries",
 }
 
 

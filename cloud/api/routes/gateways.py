@@ -1,58 +1,123 @@
-"""Gateway registration and tokens (administrators), and per-gateway statistics."""
+"""Gateways: registration and placement, tokens, health and statistics."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, status
 
-from cloud.api.deps import AdminUser, CurrentUser, SessionDep
+from cloud.api.deps import IdQuery, PageDep, ScopeDep, SessionDep, StateDep
+from cloud.api.state import AppState
+from cloud.models import Gateway
+from cloud.schemas.common import Listing
 from cloud.schemas.gateways import (
     GatewayCreate,
     GatewayPublic,
     GatewayStats,
     GatewayTokenPublic,
+    GatewayUpdate,
 )
 from cloud.services import gateways, telemetry
+from cloud.services.records import list_visible
+from sync.schema import DeviceId
 
 router = APIRouter(prefix="/gateways", tags=["gateways"])
 
 
 @router.post("", response_model=GatewayTokenPublic, status_code=status.HTTP_201_CREATED)
-def create_gateway(session: SessionDep, admin: AdminUser, body: GatewayCreate) -> Any:
+def create_gateway(
+    session: SessionDep, scope: ScopeDep, state: StateDep, body: GatewayCreate
+) -> Any:
     """Register a gateway; the answer holds its token, which is never shown again."""
-    issued = gateways.create_gateway(
+    issued = gateways.register(
         session,
-        organization_id=admin.organization_id,
+        scope,
         gateway_id=body.id,
         name=body.name,
+        building_id=body.building_id,
     )
-    return _with_token(issued)
+    session.commit()
+    return _with_token(state, issued)
 
 
-@router.get("", response_model=list[GatewayPublic])
-def list_gateways(session: SessionDep, user: CurrentUser) -> Any:
-    return gateways.list_gateways(session, user.organization_id)
+@router.get("", response_model=Listing[GatewayPublic])
+def list_gateways(
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
+    page: PageDep,
+    property_id: IdQuery = None,
+    building_id: IdQuery = None,
+) -> Any:
+    filters = {Gateway.property_id: property_id, Gateway.building_id: building_id}
+    rows, count = list_visible(session, scope, Gateway, page, filters=filters)
+    return {"data": [_public(state, gateway) for gateway in rows], "count": count}
+
+
+@router.get("/{gateway_id}", response_model=GatewayPublic)
+def read_gateway(
+    session: SessionDep, scope: ScopeDep, state: StateDep, gateway_id: DeviceId
+) -> Any:
+    return _public(state, scope.get(session, Gateway, gateway_id))
+
+
+@router.patch("/{gateway_id}", response_model=GatewayPublic)
+def update_gateway(
+    session: SessionDep,
+    scope: ScopeDep,
+    state: StateDep,
+    gateway_id: DeviceId,
+    body: GatewayUpdate,
+) -> Any:
+    """Rename, or place in a building (gateways:write there too)."""
+    gateway = gateways.update(
+        session,
+        scope,
+        gateway_id,
+        name=body.name,
+        building_id=body.building_id,
+        move="building_id" in body.model_fields_set,
+    )
+    session.commit()
+    return _public(state, gateway)
 
 
 @router.post("/{gateway_id}/rotate-token", response_model=GatewayTokenPublic)
-def rotate_token(session: SessionDep, admin: AdminUser, gateway_id: str) -> Any:
+def rotate_token(
+    session: SessionDep, scope: ScopeDep, state: StateDep, gateway_id: DeviceId
+) -> Any:
     """Issue a new token; the old one is refused from now on."""
-    return _with_token(
-        gateways.rotate_token(session, admin.organization_id, gateway_id)
-    )
+    issued = gateways.rotate_token(session, scope, gateway_id)
+    session.commit()
+    return _with_token(state, issued)
 
 
 @router.post("/{gateway_id}/revoke", response_model=GatewayPublic)
-def revoke(session: SessionDep, admin: AdminUser, gateway_id: str) -> Any:
-    return gateways.revoke(session, admin.organization_id, gateway_id)
+def revoke(
+    session: SessionDep, scope: ScopeDep, state: StateDep, gateway_id: DeviceId
+) -> Any:
+    gateway = gateways.revoke(session, scope, gateway_id)
+    session.commit()
+    return _public(state, gateway)
 
 
 @router.get("/{gateway_id}/stats", response_model=GatewayStats)
-def stats(session: SessionDep, user: CurrentUser, gateway_id: str) -> Any:
-    return telemetry.gateway_stats(session, user.organization_id, gateway_id)
+def stats(session: SessionDep, scope: ScopeDep, gateway_id: DeviceId) -> Any:
+    return telemetry.gateway_stats(session, scope, gateway_id)
 
 
-def _with_token(issued: gateways.IssuedToken) -> GatewayTokenPublic:
-    public = GatewayPublic.model_validate(issued.gateway)
+def _public(state: AppState, gateway: Gateway) -> GatewayPublic:
+    fields = {
+        name: getattr(gateway, name)
+        for name in GatewayPublic.model_fields
+        if name != "health"
+    }
+    stale_after = timedelta(minutes=state.settings.gateway_stale_minutes)
+    health = gateways.health(gateway, now=datetime.now(UTC), stale_after=stale_after)
+    return GatewayPublic(**fields, health=health)
+
+
+def _with_token(state: AppState, issued: gateways.IssuedToken) -> GatewayTokenPublic:
+    public = _public(state, issued.gateway)
     return GatewayTokenPublic(**public.model_dump(), token=issued.token)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from cloud.api.deps import CurrentUser, SessionDep
+from cloud.api.deps import ScopeDep, SessionDep
+from cloud.schemas.common import Instant, Label
 from cloud.schemas.telemetry import ReadingsPublic
 from cloud.services import telemetry
+from sync.schema import DeviceId
 
 router = APIRouter(prefix="/readings", tags=["readings"])
 
@@ -17,13 +18,13 @@ MAX_PAGE = 10_000
 @router.get("", response_model=ReadingsPublic)
 def read_range(
     session: SessionDep,
-    user: CurrentUser,
-    gateway_id: str,
-    device_id: str,
-    point: str,
-    start: Annotated[AwareDatetime | None, Query(description="Inclusive.")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    scope: ScopeDep,
+    gateway_id: DeviceId,
+    device_id: DeviceId,
+    point: Label,
+    start: Annotated[Instant | None, Query(description="Inclusive.")] = None,
+    end: Annotated[Instant | None, Query(description="Exclusive.")] = None,
+    skip: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> Any:
     """One point of one device over [start, end), oldest first, one page at a time."""
@@ -36,5 +37,5 @@ def read_range(
         skip=skip,
         limit=limit,
     )
-    rows, count = telemetry.readings_in_range(session, user.organization_id, query)
+    rows, count = telemetry.readings_in_range(session, scope, query)
     return {"data": rows, "count": count}
