@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from cloud.api.limits import UploadLimit
 from cloud.api.main import api_router
 from cloud.api.routes import health
 from cloud.api.state import AppState
@@ -30,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 GC_GEN0_THRESHOLD = 50_000
+FORM_OVERHEAD = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,15 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="PAMS cloud", version="0.1.0", lifespan=lifespan)
     app.state.pams = state
-    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(api_router, prefix=API_PREFIX, max_body_size=_body_cap(settings))
     app.include_router(health.router)
     app.add_exception_handler(CloudError, _cloud_error)  # type: ignore[arg-type]
     app.add_exception_handler(
         sa.exc.IntegrityError,
         _integrity_error,  # type: ignore[arg-type]
     )
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     return app
+
+
+def _body_cap(settings: Settings) -> int:
+    """No request body may exceed the largest allowed ingest batch or upload (with
+    room for the form around a file): multipart bodies are spooled to disk before
+    a route runs, and this stops them while they arrive (413). Each route then
+    applies its own, lower limit."""
+    return max(settings.max_body_bytes, settings.max_upload_bytes) + FORM_OVERHEAD
 
 
 def _tune_garbage_collector() -> None:

@@ -1,0 +1,705 @@
+"""Every route × every role × own or foreign property: allowed, or denied right.
+
+``MATRIX`` is the access policy written out by hand, one row per route; a route the
+app has but the matrix lacks fails ``test_matrix_names_every_route``, so a new
+route cannot ship without its row.
+
+Columns: org_admin, property_manager, accountant, technician, owner, tenant. The
+role users hold their role on the ``own`` property only (owners and tenants own
+and rent its unit 101); "foreign" is a sibling property of the same organization,
+or for the administrator, a property of another organization. Codes:
+
+    +  allowed (2xx); a list holds the record
+    -  a list without the record
+    F  forbidden, 403: the caller sees the record (or may use the route) but its
+       roles do not allow this action
+    H  hidden, 404: the record is outside what the caller may see
+    C  conflict, 409: allowed, but refused because other records refer to it
+    I  invalid, 422: allowed, but every row refers to what the caller cannot see
+
+On a foreign property an item or a create is H for everyone, and a list is F
+where the own property was F, "-" otherwise (imports: I for those allowed).
+Anonymous callers get 401 everywhere except the open routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from cloud.db import create_db_engine
+from cloud.main import create_app
+from cloud.services import migrations
+from cloud.settings import Settings
+from tests.cloud.helpers import batch
+from tests.cloud.world import PDF, ROLES, Side, World, build_world, fresh
+
+pytestmark = pytest.mark.xdist_group("access_matrix")
+
+API = "/api/v1"
+Kind = Literal["item", "create", "list", "org", "open", "gateway"]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
+
+
+Builder = Callable[[World, Side, str], Call]
+
+
+@dataclass(frozen=True)
+class Row:
+    codes: str
+    call: Builder
+    kind: Kind = "item"
+    # Lists: the field that identifies a row, the record that must (or must not)
+    # be listed, and one in the own property that is not an owner's or tenant's.
+    key: str = "id"
+    target: Callable[[Side, str], object] | None = None
+    other: Callable[[Side], object] | None = None
+    foreign: str = "H"
+
+
+def listing(path: str) -> Builder:
+    return lambda w, s, r: Call("GET", API + path, params={"limit": 500})
+
+
+def attachment(side: Side, parent: str) -> tuple[str, int, int]:
+    if parent == "equipment":
+        return "equipment", side.equipment_id, side.equipment_attachment_id
+    return "leases", side.lease_id, side.lease_attachment_id
+
+
+def upload() -> dict[str, Any]:
+    return {"file": ("manual.pdf", PDF, "application/pdf")}
+
+
+def unit_csv(side: Side) -> dict[str, Any]:
+    content = (
+        "property_code,building_code,number,gross_area_m2\n"
+        f"{side.property_code},{side.building_code},{fresh('csv')},80.5\n"
+    )
+    return {"file": ("units.csv", content.encode(), "text/csv")}
+
+
+def install(side: Side, w: World) -> dict[str, Any]:
+    return {
+        "meter_point_id": w.fresh_meter_point(side),
+        "serial": fresh("sn"),
+        "register_modulus": "100000",
+        "installed_at": "2026-02-01T00:00:00Z",
+        "initial_reading": "0",
+    }
+
+
+REMOVAL = {"removed_at": "2026-06-01T00:00:00Z", "final_reading": "812.5"}
+NEW_METER = {
+    "serial": "replacement",
+    "register_modulus": "100000",
+    "installed_at": "2026-06-01T00:00:00Z",
+    "initial_reading": "0",
+}
+
+ALL = "+ + + + + +"
+ADMIN_ONLY_LIST = "+ F F F F F"
+ADMIN_ONLY_ITEM = "+ H H H H H"
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # --- open routes and the gateway route -----------------------------------
+    ("POST", "/api/v1/auth/token"): Row(
+        "", lambda w, s, r: Call("POST", f"{API}/auth/token"), kind="open"
+    ),
+    ("POST", "/api/v1/auth/refresh"): Row(
+        "", lambda w, s, r: Call("POST", f"{API}/auth/refresh", json={}), kind="open"
+    ),
+    ("GET", "/health"): Row("", lambda w, s, r: Call("GET", "/health"), kind="open"),
+    ("POST", "/api/v1/ingest"): Row(
+        "U U U U U U",
+        lambda w, s, r: Call("POST", f"{API}/ingest", json=batch(s.gateway_id, 9)),
+        kind="gateway",
+    ),
+    # --- users -----------------------------------------------------------------
+    ("GET", "/api/v1/users/me"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/users/me"), kind="org"
+    ),
+    ("GET", "/api/v1/users"): Row(
+        ADMIN_ONLY_LIST,
+        listing("/users"),
+        kind="list",
+        target=lambda s, r: s.user_id,
+    ),
+    ("POST", "/api/v1/users"): Row(
+        ADMIN_ONLY_LIST,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/users",
+            json={"email": f"{fresh('new')}@example.org", "password": "long enough"},
+        ),
+        kind="org",
+    ),
+    ("GET", "/api/v1/users/{user_id}"): Row(
+        ADMIN_ONLY_ITEM, lambda w, s, r: Call("GET", f"{API}/users/{s.user_id}")
+    ),
+    ("PATCH", "/api/v1/users/{user_id}"): Row(
+        ADMIN_ONLY_ITEM,
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/users/{s.user_id}", json={"full_name": "Spare"}
+        ),
+    ),
+    ("POST", "/api/v1/users/{user_id}/grants"): Row(
+        ADMIN_ONLY_ITEM,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/users/{w.fresh_grant(s)[0]}/grants",
+            json={"property_id": s.property_id, "role": "technician"},
+        ),
+    ),
+    ("DELETE", "/api/v1/users/{user_id}/grants/{grant_id}"): Row(
+        ADMIN_ONLY_ITEM,
+        lambda w, s, r: Call(
+            "DELETE", "{}/users/{}/grants/{}".format(API, *w.fresh_grant(s))
+        ),
+    ),
+    # --- properties --------------------------------------------------------------
+    ("GET", "/api/v1/properties"): Row(
+        "+ + + + - -",
+        listing("/properties"),
+        kind="list",
+        target=lambda s, r: s.property_id,
+    ),
+    ("POST", "/api/v1/properties"): Row(
+        ADMIN_ONLY_LIST,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/properties",
+            json={"code": fresh("P"), "name": "New", "kind": "office"},
+        ),
+        kind="org",
+    ),
+    ("GET", "/api/v1/properties/{property_id}"): Row(
+        "+ + + + H H", lambda w, s, r: Call("GET", f"{API}/properties/{s.property_id}")
+    ),
+    ("PATCH", "/api/v1/properties/{property_id}"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/properties/{s.property_id}", json={"kind": "mixed"}
+        ),
+    ),
+    ("DELETE", "/api/v1/properties/{property_id}"): Row(
+        "C C F F H H",
+        lambda w, s, r: Call("DELETE", f"{API}/properties/{s.property_id}"),
+    ),
+    # --- buildings ---------------------------------------------------------------
+    ("GET", "/api/v1/buildings"): Row(
+        "+ + + + - -",
+        listing("/buildings"),
+        kind="list",
+        target=lambda s, r: s.building_id,
+    ),
+    ("POST", "/api/v1/buildings"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/buildings",
+            json={"property_id": s.property_id, "code": fresh("B"), "name": "B"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/buildings/{building_id}"): Row(
+        "+ + + + H H", lambda w, s, r: Call("GET", f"{API}/buildings/{s.building_id}")
+    ),
+    ("PATCH", "/api/v1/buildings/{building_id}"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/buildings/{s.building_id}", json={"name": "main"}
+        ),
+    ),
+    ("DELETE", "/api/v1/buildings/{building_id}"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call("DELETE", f"{API}/buildings/{w.fresh_building(s)}"),
+    ),
+    # --- units -------------------------------------------------------------------
+    ("GET", "/api/v1/units"): Row(
+        ALL,
+        listing("/units"),
+        kind="list",
+        target=lambda s, r: s.unit_id,
+        other=lambda s: s.other_unit_id,
+    ),
+    ("POST", "/api/v1/units"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/units",
+            json={"building_id": s.building_id, "number": fresh("U")},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/units/{unit_id}"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/units/{s.unit_id}")
+    ),
+    ("PATCH", "/api/v1/units/{unit_id}"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/units/{s.unit_id}", json={"layout": "2 rooms"}
+        ),
+    ),
+    ("DELETE", "/api/v1/units/{unit_id}"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call("DELETE", f"{API}/units/{w.fresh_unit(s)}"),
+    ),
+    ("GET", "/api/v1/units/{unit_id}/status-history"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/units/{s.unit_id}/status-history")
+    ),
+    ("GET", "/api/v1/units/{unit_id}/ownership-shares"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/units/{s.unit_id}/ownership-shares")
+    ),
+    ("POST", "/api/v1/units/{unit_id}/ownership-shares"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/units/{s.unit_id}/ownership-shares",
+            json={"person_id": s.other_person_id, "share": "0.001"},
+        ),
+    ),
+    ("DELETE", "/api/v1/units/{unit_id}/ownership-shares/{share_id}"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "DELETE",
+            f"{API}/units/{s.unit_id}/ownership-shares/{w.fresh_share(s)}",
+        ),
+    ),
+    # --- people ------------------------------------------------------------------
+    ("GET", "/api/v1/people"): Row(
+        "+ + + F + +",
+        listing("/people"),
+        kind="list",
+        target=lambda s, r: s.person_for(r),
+        other=lambda s: s.other_person_id,
+    ),
+    ("POST", "/api/v1/people"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/people",
+            json={"property_id": s.property_id, "name": "Li Lei"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/people/{person_id}"): Row(
+        "+ + + H + +",
+        lambda w, s, r: Call("GET", f"{API}/people/{s.person_for(r)}"),
+    ),
+    ("PATCH", "/api/v1/people/{person_id}"): Row(
+        "+ + F H F F",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/people/{s.person_for(r)}", json={"phone": "+86 10 1234"}
+        ),
+    ),
+    ("DELETE", "/api/v1/people/{person_id}"): Row(
+        "+ + F H H H",
+        lambda w, s, r: Call("DELETE", f"{API}/people/{w.fresh_person(s)}"),
+    ),
+    # --- leases ------------------------------------------------------------------
+    ("GET", "/api/v1/leases"): Row(
+        "+ + + F + +",
+        listing("/leases"),
+        kind="list",
+        target=lambda s, r: s.lease_id,
+        other=lambda s: s.other_lease_id,
+    ),
+    ("POST", "/api/v1/leases"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/leases",
+            json={
+                "reference": fresh("R"),
+                "unit_ids": [s.unit_id],
+                "tenant_id": s.tenant_person_id,
+                "start_date": "2027-01-01",
+                "rent": "2500",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/leases/{lease_id}"): Row(
+        "+ + + H + +", lambda w, s, r: Call("GET", f"{API}/leases/{s.lease_id}")
+    ),
+    ("PATCH", "/api/v1/leases/{lease_id}"): Row(
+        "+ + F H F F",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/leases/{s.lease_id}", json={"deposit": "6000"}
+        ),
+    ),
+    ("DELETE", "/api/v1/leases/{lease_id}"): Row(
+        "+ + F H H H",
+        lambda w, s, r: Call("DELETE", f"{API}/leases/{w.fresh_draft_lease(s)}"),
+    ),
+    # --- equipment and inspections ---------------------------------------------
+    ("GET", "/api/v1/equipment"): Row(
+        "+ + F + F F",
+        listing("/equipment"),
+        kind="list",
+        target=lambda s, r: s.equipment_id,
+    ),
+    ("POST", "/api/v1/equipment"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/equipment",
+            json={"building_id": s.building_id, "category": "pump", "name": "P1"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/equipment/{equipment_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("GET", f"{API}/equipment/{s.equipment_id}"),
+    ),
+    ("PATCH", "/api/v1/equipment/{equipment_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/equipment/{s.equipment_id}", json={"floor": 0}
+        ),
+    ),
+    ("DELETE", "/api/v1/equipment/{equipment_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("DELETE", f"{API}/equipment/{w.fresh_equipment(s)}"),
+    ),
+    ("POST", "/api/v1/equipment/{equipment_id}/inspections"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/equipment/{s.equipment_id}/inspections",
+            json={
+                "kind": "fire certificate",
+                "authority": "fire brigade",
+                "interval_months": 6,
+                "next_due_on": "2026-09-01",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/inspections"): Row(
+        "+ + F + F F",
+        listing("/inspections"),
+        kind="list",
+        target=lambda s, r: s.inspection_id,
+    ),
+    ("GET", "/api/v1/inspections/{inspection_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("GET", f"{API}/inspections/{s.inspection_id}"),
+    ),
+    ("PATCH", "/api/v1/inspections/{inspection_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "PATCH",
+            f"{API}/inspections/{s.inspection_id}",
+            json={"certificate_number": "C-1"},
+        ),
+    ),
+    ("DELETE", "/api/v1/inspections/{inspection_id}"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("DELETE", f"{API}/inspections/{w.fresh_inspection(s)}"),
+    ),
+    # --- meters ------------------------------------------------------------------
+    ("GET", "/api/v1/meter-points"): Row(
+        "+ + + + F F",
+        listing("/meter-points"),
+        kind="list",
+        target=lambda s, r: s.meter_point_id,
+    ),
+    ("POST", "/api/v1/meter-points"): Row(
+        "+ + F + F F",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/meter-points",
+            json={"kind": "water", "name": "cold water", "unit_id": s.unit_id},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/meter-points/{meter_point_id}"): Row(
+        "+ + + + H H",
+        lambda w, s, r: Call("GET", f"{API}/meter-points/{s.meter_point_id}"),
+    ),
+    ("DELETE", "/api/v1/meter-points/{meter_point_id}"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call("DELETE", f"{API}/meter-points/{w.fresh_meter_point(s)}"),
+    ),
+    ("GET", "/api/v1/meters"): Row(
+        "+ + + + F F",
+        listing("/meters"),
+        kind="list",
+        target=lambda s, r: s.meter_id,
+    ),
+    ("POST", "/api/v1/meters"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call("POST", f"{API}/meters", json=install(s, w)),
+        kind="create",
+    ),
+    ("GET", "/api/v1/meters/{meter_id}"): Row(
+        "+ + + + H H", lambda w, s, r: Call("GET", f"{API}/meters/{s.meter_id}")
+    ),
+    ("PATCH", "/api/v1/meters/{meter_id}"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/meters/{s.meter_id}", json={"manufacturer": "Eastron"}
+        ),
+    ),
+    ("POST", "/api/v1/meters/{meter_id}/remove"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call(
+            "POST", f"{API}/meters/{w.fresh_meter(s)}/remove", json=REMOVAL
+        ),
+    ),
+    ("POST", "/api/v1/meters/{meter_id}/replace"): Row(
+        "+ + F + H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/meters/{w.fresh_meter(s)}/replace",
+            json={**REMOVAL, "new": NEW_METER},
+        ),
+    ),
+    # --- gateways and telemetry ------------------------------------------------
+    ("POST", "/api/v1/gateways"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/gateways",
+            json={"id": fresh("gw"), "building_id": s.building_id},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/gateways"): Row(
+        "+ + F + F F",
+        listing("/gateways"),
+        kind="list",
+        target=lambda s, r: s.gateway_id,
+    ),
+    ("GET", "/api/v1/gateways/{gateway_id}"): Row(
+        "+ + H + H H", lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}")
+    ),
+    ("PATCH", "/api/v1/gateways/{gateway_id}"): Row(
+        "+ + H F H H",
+        lambda w, s, r: Call(
+            "PATCH", f"{API}/gateways/{s.gateway_id}", json={"name": "roof"}
+        ),
+    ),
+    ("POST", "/api/v1/gateways/{gateway_id}/rotate-token"): Row(
+        "+ + H F H H",
+        lambda w, s, r: Call(
+            "POST", f"{API}/gateways/{w.fresh_gateway(s)}/rotate-token"
+        ),
+    ),
+    ("POST", "/api/v1/gateways/{gateway_id}/revoke"): Row(
+        "+ + H F H H",
+        lambda w, s, r: Call("POST", f"{API}/gateways/{w.fresh_gateway(s)}/revoke"),
+    ),
+    ("GET", "/api/v1/gateways/{gateway_id}/stats"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}/stats"),
+    ),
+    ("GET", "/api/v1/devices"): Row(
+        "+ + F + F F",
+        listing("/devices"),
+        kind="list",
+        key="gateway_id",
+        target=lambda s, r: s.gateway_id,
+    ),
+    ("GET", "/api/v1/devices/{gateway_id}/{device_id}/latest"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "GET", f"{API}/devices/{s.gateway_id}/{s.device_id}/latest"
+        ),
+    ),
+    ("GET", "/api/v1/readings"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "GET",
+            f"{API}/readings",
+            params={
+                "gateway_id": s.gateway_id,
+                "device_id": s.device_id,
+                "point": s.point,
+            },
+        ),
+    ),
+    # --- imports and audit -------------------------------------------------------
+    ("POST", "/api/v1/imports/{kind}"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/imports/units",
+            params={"dry_run": "true"},
+            files=unit_csv(s),
+        ),
+        kind="create",
+        foreign="I",
+    ),
+    ("GET", "/api/v1/audit"): Row(
+        ADMIN_ONLY_LIST,
+        listing("/audit"),
+        kind="list",
+        target=lambda s, r: s.audit_id,
+    ),
+}
+
+for _parent in ("equipment", "leases"):
+    _sees = "+ + + H + +" if _parent == "leases" else "+ + H + H H"
+    _acts = "+ + F H F F" if _parent == "leases" else "+ + H + H H"
+    _which = "lease" if _parent == "leases" else "equipment"
+
+    def _base(side: Side, parent: str = _which) -> str:
+        kind, parent_id, _ = attachment(side, parent)
+        return f"{API}/{kind}/{parent_id}/attachments"
+
+    MATRIX[("GET", f"/api/v1/{_parent}/{{parent_id}}/attachments")] = Row(
+        _sees, lambda w, s, r, base=_base: Call("GET", base(s))
+    )
+    MATRIX[("POST", f"/api/v1/{_parent}/{{parent_id}}/attachments")] = Row(
+        _acts, lambda w, s, r, base=_base: Call("POST", base(s), files=upload())
+    )
+    MATRIX[
+        (
+            "GET",
+            f"/api/v1/{_parent}/{{parent_id}}/attachments/{{attachment_id}}/content",
+        )
+    ] = Row(
+        _sees,
+        lambda w, s, r, base=_base, which=_which: Call(
+            "GET", f"{base(s)}/{attachment(s, which)[2]}/content"
+        ),
+    )
+    MATRIX[
+        ("DELETE", f"/api/v1/{_parent}/{{parent_id}}/attachments/{{attachment_id}}")
+    ] = Row(
+        _acts,
+        lambda w, s, r, base=_base, which=_which: Call(
+            "DELETE", f"{base(s)}/{w.fresh_attachment(s, which)}"
+        ),
+    )
+
+
+# --- the fixture -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One populated database per backend, shared by every row of the matrix."""
+    folder: Path = tmp_path_factory.mktemp("matrix")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'cloud.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    settings = Settings(data_dir=folder, database_url=url, argon2_profile="cheapest")
+    engine = create_db_engine(url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield build_world(app, client)
+
+
+# --- judging -----------------------------------------------------------------------
+
+
+def expected(row: Row, role: str, foreign: bool) -> str:
+    code = row.codes.split()[ROLES.index(role)]
+    if not foreign:
+        return code
+    if row.kind == "list":
+        return "F" if code == "F" else "-"
+    if row.foreign == "H":
+        return "H"
+    return row.foreign if code == "+" else code
+
+
+def outcome(row: Row, answer: Any, side: Side, role: str) -> str:
+    if 200 <= answer.status_code < 300:
+        if row.kind != "list":
+            return "+"
+        assert row.target is not None
+        keys = [item[row.key] for item in answer.json()["data"]]
+        return "+" if row.target(side, role) in keys else "-"
+    codes = {401: "U", 403: "F", 404: "H", 409: "C", 422: "I"}
+    return codes.get(answer.status_code, str(answer.status_code))
+
+
+def send(world: World, call: Call, headers: dict[str, str]) -> Any:
+    return world.client.request(
+        call.method,
+        call.path,
+        headers=headers,
+        json=call.json,
+        params=call.params,
+        files=call.files,
+    )
+
+
+def sides(row: Row) -> tuple[bool, ...]:
+    return (False,) if row.kind in ("org", "gateway") else (False, True)
+
+
+@pytest.mark.parametrize(
+    "route", sorted(MATRIX), ids=lambda route: f"{route[0]} {route[1]}"
+)
+def test_route(world: World, route: tuple[str, str]) -> None:
+    row = MATRIX[route]
+    if row.kind == "open":
+        answer = send(world, row.call(world, world.own, ""), {})
+        assert answer.status_code != 401, answer.text
+        return
+    mismatches = []
+    for role in ROLES:
+        for foreign in sides(row):
+            side = world.foreign(role) if foreign else world.own
+            answer = send(world, row.call(world, side, role), world.headers[role])
+            got, want = outcome(row, answer, side, role), expected(row, role, foreign)
+            if got != want:
+                where = "foreign" if foreign else "own"
+                mismatches.append(
+                    f"{role} on {where}: expected {want}, got {got} "
+                    f"({answer.status_code} {answer.text[:300]})"
+                )
+            elif got == "+" and row.other is not None and not foreign:
+                mismatches += _others(row, answer, side, role)
+    anonymous = send(world, row.call(world, world.own, ROLES[0]), {})
+    if anonymous.status_code != 401:
+        mismatches.append(f"anonymous: expected 401, got {anonymous.status_code}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def _others(row: Row, answer: Any, side: Side, role: str) -> list[str]:
+    """Staff list every record of their property; owners and tenants theirs only."""
+    assert row.other is not None
+    listed = row.other(side) in [item[row.key] for item in answer.json()["data"]]
+    if listed == (role in ("owner", "tenant")):
+        return [f"{role}: {'sees' if listed else 'misses'} another's record"]
+    return []
+
+
+def test_matrix_names_every_route(world: World) -> None:
+    """A route the matrix does not know is a route whose access nobody checked."""
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(world.app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+
+    assert served - set(MATRIX) == set(), "add these routes to MATRIX"
+    assert set(MATRIX) - served == set(), "these MATRIX rows match no route"
