@@ -126,7 +126,11 @@ def normalize_email(email: str) -> str:
 def authenticate(
     session: Session, hasher: PasswordHasher, *, email: str, password: str
 ) -> User:
-    user = session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    user = None
+    if email.isprintable():  # PostgreSQL refuses NUL; no address holds one
+        user = session.scalar(
+            sa.select(User).where(User.email == normalize_email(email))
+        )
     if user is None or not security.verify_password(
         hasher, user.password_hash, password
     ):

@@ -378,6 +378,10 @@ def _rows(
             RowError(1, None, f"the file is not UTF-8 text (byte {exc.start})")
         )
         return
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        report.errors.append(RowError(line, None, "holds a NUL character"))
+        return
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in next(reader, [])]
     if not _header_ok(spec, header, report):

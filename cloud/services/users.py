@@ -14,7 +14,7 @@ from cloud.schemas.users import GrantCreate, UserCreate, UserUpdate
 from cloud.services import accounts
 from cloud.services.access import Permission, Scope
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
-from cloud.services.records import Page, fetch_page
+from cloud.services.records import Page, apply_changes, changes, fetch_page
 
 
 def list_users(
@@ -57,16 +57,19 @@ def update_user(
     body: UserUpdate,
 ) -> User:
     user = scope.get_for_write(session, User, user_id)
-    given = body.model_fields_set
-    if "person_id" in given and body.person_id is not None:
-        _person_in_organization(session, scope, body.person_id)
-    if (body.is_org_admin is False or body.is_active is False) and user.is_org_admin:
+    given = changes(
+        body, required=frozenset({"is_org_admin", "is_active", "password"})
+    )
+    if given.get("person_id") is not None:
+        _person_in_organization(session, scope, given["person_id"])
+    if False in (given.get("is_org_admin"), given.get("is_active")) and (
+        user.is_org_admin
+    ):
         _keep_an_administrator(session, user)
-    for name in ("full_name", "is_org_admin", "is_active", "person_id"):
-        if name in given:
-            setattr(user, name, getattr(body, name))
-    if body.password is not None:
-        user.password_hash = hasher.hash(accounts.checked_password(body.password))
+    if "password" in given:
+        password = accounts.checked_password(given.pop("password"))
+        user.password_hash = hasher.hash(password)
+    apply_changes(user, given)
     session.flush()
     return user
 

@@ -115,3 +115,89 @@ def batch(
 
 def gzipped(body: dict[str, Any]) -> bytes:
     return gzip.compress(json.dumps(body).encode())
+
+
+# --- the property model, through the API --------------------------------------
+
+
+def created(answer: Any) -> dict[str, Any]:
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def make_property(client: TestClient, admin: Login, **fields: Any) -> dict[str, Any]:
+    body = {"code": fresh_id("P"), "name": "Riverside", "kind": "residential"}
+    return created(
+        client.post("/api/v1/properties", json=body | fields, headers=admin.headers)
+    )
+
+
+def make_building(
+    client: TestClient, admin: Login, property_id: int, **fields: Any
+) -> dict[str, Any]:
+    body = {"property_id": property_id, "code": fresh_id("B"), "name": "Block A"}
+    return created(
+        client.post("/api/v1/buildings", json=body | fields, headers=admin.headers)
+    )
+
+
+def make_unit(
+    client: TestClient, admin: Login, building_id: int, **fields: Any
+) -> dict[str, Any]:
+    body = {"building_id": building_id, "number": fresh_id("U")}
+    return created(
+        client.post("/api/v1/units", json=body | fields, headers=admin.headers)
+    )
+
+
+def make_person(
+    client: TestClient, admin: Login, property_id: int, **fields: Any
+) -> dict[str, Any]:
+    body = {"property_id": property_id, "name": "Han Meimei"}
+    return created(
+        client.post("/api/v1/people", json=body | fields, headers=admin.headers)
+    )
+
+
+@dataclass(frozen=True)
+class Estate:
+    """A property with one building and two units, as the API answered them."""
+
+    property: dict[str, Any]
+    building: dict[str, Any]
+    units: list[dict[str, Any]]
+
+
+def make_estate(client: TestClient, admin: Login) -> Estate:
+    record = make_property(client, admin)
+    building = make_building(client, admin, record["id"])
+    units = [make_unit(client, admin, building["id"]) for _ in range(2)]
+    return Estate(record, building, units)
+
+
+def make_user(
+    app: FastAPI,
+    client: TestClient,
+    admin: Login,
+    grants: list[tuple[int, str]],
+    person_id: int | None = None,
+) -> dict[str, str]:
+    """A user with ``grants`` (property id, role), logged in: their headers."""
+    email = f"{fresh_id('user')}@example.org"
+    user = created(
+        client.post(
+            "/api/v1/users",
+            json={"email": email, "password": PASSWORD, "person_id": person_id},
+            headers=admin.headers,
+        )
+    )
+    for property_id, role in grants:
+        created(
+            client.post(
+                f"/api/v1/users/{user['id']}/grants",
+                json={"property_id": property_id, "role": role},
+                headers=admin.headers,
+            )
+        )
+    return login(client, email)
