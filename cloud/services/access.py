@@ -116,6 +116,7 @@ ROLE_PERMISSIONS: Mapping[str, Mapping[Permission, Reach]] = {
     Role.TENANT: _grant(Reach.OWN, P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ),
 }
 ORG_ADMIN_PERMISSIONS = frozenset(Permission)
+ORG_LEVEL_PERMISSIONS = frozenset({P.USERS_MANAGE, P.AUDIT_READ})
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ class Scope:
         return property_id in self.properties.get(permission, ())
 
     def require(self, permission: Permission) -> None:
-        if not self.can(permission):
+        if permission in ORG_LEVEL_PERMISSIONS:
+            self.require_org_wide(permission)
+        elif not self.can(permission):
             raise PermissionDeniedError(f"None of your roles grants {permission}.")
 
     def require_org_wide(self, permission: Permission) -> None:

@@ -57,9 +57,7 @@ def update_user(
     body: UserUpdate,
 ) -> User:
     user = scope.get_for_write(session, User, user_id)
-    given = changes(
-        body, required=frozenset({"is_org_admin", "is_active", "password"})
-    )
+    given = changes(body, required=frozenset({"is_org_admin", "is_active", "password"}))
     if given.get("person_id") is not None:
         _person_in_organization(session, scope, given["person_id"])
     if False in (given.get("is_org_admin"), given.get("is_active")) and (

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cloud.cli import app
 from cloud.main import create_app
 from cloud.settings import Settings
-from tests.cloud.helpers import fresh_id
+from tests.cloud.helpers import fresh_id, login
 from tests.conftest import free_port, wait_for_port
 
 runner = CliRunner()
@@ -170,3 +170,82 @@ def test_admin_create_refuses_bad_input_with_reason(
     )
 
     assert (code, output) == (1, reason + "\n")
+
+
+def test_a_manager_is_set_up_from_the_command_line(
+    migrated: Settings, tmp_path: Path
+) -> None:
+    """What the README shows: first administrator, a property, its manager."""
+    url = migrated.resolved_database_url
+    email = f"{fresh_id('root')}@example.org"
+    manager = f"{fresh_id('manager')}@example.org"
+    admin = _cli(
+        url, tmp_path, "admin", "create", "--email", email, "--password", "pw-1234567"
+    )
+    assert admin[0] == 0, admin[1]
+    app = create_app(migrated)
+    with TestClient(app) as client:
+        root = login(client, email, "pw-1234567")
+        org = client.get("/api/v1/users/me", headers=root).json()["organization_id"]
+        code = fresh_id("P")
+        client.post(
+            "/api/v1/properties",
+            json={"code": code, "name": "Tower", "kind": "office"},
+            headers=root,
+        )
+        org_option = ("--organization-id", str(org))
+        made = _cli(
+            url,
+            tmp_path,
+            "user",
+            "create",
+            "--email",
+            manager,
+            "--password",
+            "pw-7654321",
+            "--role",
+            "property_manager",
+            "--property",
+            code,
+            *org_option,
+        )
+        granted = _cli(
+            url,
+            tmp_path,
+            "user",
+            "grant",
+            "--email",
+            manager,
+            "--role",
+            "accountant",
+            "--property",
+            code,
+            *org_option,
+        )
+        wrong = _cli(
+            url,
+            tmp_path,
+            "user",
+            "grant",
+            "--email",
+            manager,
+            "--role",
+            "janitor",
+            "--property",
+            code,
+            *org_option,
+        )
+        me = client.get(
+            "/api/v1/users/me", headers=login(client, manager, "pw-7654321")
+        ).json()
+        seen = client.get(
+            "/api/v1/properties", headers=login(client, manager, "pw-7654321")
+        ).json()
+
+    assert made[0] == 0, made[1]
+    assert f"now holds property_manager on property {code}" in made[1]
+    assert granted[0] == 0, granted[1]
+    assert wrong[0] == 2
+    assert "Input should be 'property_manager'" in wrong[1]
+    assert sorted(g["role"] for g in me["grants"]) == ["accountant", "property_manager"]
+    assert [p["code"] for p in seen["data"]] == [code]

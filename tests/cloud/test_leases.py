@@ -263,8 +263,8 @@ def _blocked(app: FastAPI, timeout_s: float) -> bool:
             while not deadline.is_set():
                 waiting = connection.scalar(
                     sa.text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        "SELECT count(*) FROM pg_stat_activity WHERE "
+                        "datname = current_database() AND wait_event_type = 'Lock'"
                     )
                 )
                 if waiting:
@@ -335,14 +335,16 @@ def test_postgresql_refuses_an_overlap_the_service_did_not_check(
         _lease(client, admin, estate, tenant, "2027-01-01", None, status="draft")
     )
 
-    with pytest.raises(sa.exc.IntegrityError, match=LEASE_OVERLAP_CONSTRAINT):
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "UPDATE lease_units SET blocks = true, start_date = '2026-06-01' "
-                    "WHERE lease_id = :lease"
-                ),
-                {"lease": second["id"]},
-            )
+    with (
+        pytest.raises(sa.exc.IntegrityError, match=LEASE_OVERLAP_CONSTRAINT),
+        engine.begin() as connection,
+    ):
+        connection.execute(
+            sa.text(
+                "UPDATE lease_units SET blocks = true, start_date = '2026-06-01' "
+                "WHERE lease_id = :lease"
+            ),
+            {"lease": second["id"]},
+        )
 
     assert first["status"] == "active"
