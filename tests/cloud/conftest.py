@@ -7,10 +7,12 @@ by the test session: ids and emails are fresh per test (see helpers.fresh_id).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -28,13 +30,32 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def migrated(settings: Settings) -> Settings:
-    engine = create_db_engine(settings.resolved_database_url)
+def migrate(url: str) -> None:
+    engine = create_db_engine(url)
     try:
         migrations.upgrade(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at the head schema, migrated once per session; each test
+    starts from a copy instead of running every migration again."""
+    path = tmp_path_factory.mktemp("template") / "cloud.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def migrated(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    url = sa.make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        template: Path = request.getfixturevalue("migrated_sqlite_template")
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, url.database)
+    else:
+        migrate(settings.resolved_database_url)
     return settings
 
 

@@ -26,21 +26,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.testclient import TestClient
 
-from cloud.db import create_db_engine
-from cloud.main import create_app
-from cloud.services import migrations
-from cloud.settings import Settings
 from tests.cloud.helpers import batch
-from tests.cloud.world import PDF, ROLES, Side, World, build_world, fresh
-
-pytestmark = pytest.mark.xdist_group("access_matrix")
+from tests.cloud.world import (
+    PDF,
+    ROLES,
+    Side,
+    World,
+    backends,
+    fresh,
+    running_world,
+)
 
 API = "/api/v1"
 Kind = Literal["item", "create", "list", "org", "open", "gateway"]
@@ -593,25 +593,13 @@ for _parent in ("equipment", "leases"):
 # --- the fixture -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=backends("access-matrix"))
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    """One populated database per backend, shared by every row of the matrix."""
-    folder: Path = tmp_path_factory.mktemp("matrix")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'cloud.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    settings = Settings(data_dir=folder, database_url=url, argon2_profile="cheapest")
-    engine = create_db_engine(url)
-    try:
-        migrations.upgrade(engine)
-    finally:
-        engine.dispose()
-    app = create_app(settings)
-    with TestClient(app) as client:
-        yield build_world(app, client)
+    """One populated database per backend, shared by the module's tests."""
+    with running_world(request, tmp_path_factory) as world:
+        yield world
 
 
 # --- judging -----------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,38 +22,19 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 
-from cloud.db import create_db_engine
-from cloud.main import create_app
-from cloud.services import migrations
-from cloud.settings import Settings
-from tests.cloud.world import World, build_world
-
-pytestmark = pytest.mark.xdist_group("schemathesis")
+from tests.cloud.world import World, backends, running_world
 
 EXAMPLES = int(os.environ.get("PAMS_SCHEMATHESIS_EXAMPLES", "4"))
 RACE = "written at the same time"  # the answer of cloud.main._integrity_error
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=backends("schemathesis"))
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    folder: Path = tmp_path_factory.mktemp("schemathesis")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'cloud.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    settings_ = Settings(data_dir=folder, database_url=url, argon2_profile="cheapest")
-    engine = create_db_engine(url)
-    try:
-        migrations.upgrade(engine)
-    finally:
-        engine.dispose()
-    app = create_app(settings_)
-    from fastapi.testclient import TestClient
-
-    with TestClient(app) as client:
-        yield build_world(app, client)
+    """One populated database per backend, shared by the module's tests."""
+    with running_world(request, tmp_path_factory) as world:
+        yield world
 
 
 def real_ids(world: World) -> dict[str, Any]:

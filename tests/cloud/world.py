@@ -18,12 +18,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from cloud.db import create_db_engine
+from cloud.main import create_app
 from cloud.models import AuditEntry, Role
 from cloud.schemas.equipment import EquipmentCreate, InspectionCreate
 from cloud.schemas.leases import LeaseCreate
@@ -43,12 +46,14 @@ from cloud.services import (
     gateways,
     leases,
     meters,
+    migrations,
     people,
     properties,
     users,
 )
 from cloud.services.access import Scope
 from cloud.services.security import password_hasher
+from cloud.settings import Settings
 from tests.cloud.helpers import PASSWORD, batch, login
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -449,3 +454,33 @@ def _role_users(world: World, organization_id: int) -> None:
     for role, user in created.items():
         world.user_ids[role] = user.id
         world.headers[role] = login(world.client, user.email)
+
+
+def backends(group: str) -> list[Any]:
+    """Fixture params for a module-scoped world on each database; each backend is
+    its own xdist group, so its world is built once, on one worker."""
+    return [
+        pytest.param(name, marks=pytest.mark.xdist_group(f"{group}-{name}"))
+        for name in ("sqlite", "postgres")
+    ]
+
+
+@contextmanager
+def running_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """A migrated database on ``request.param``'s backend, its app, and a world."""
+    folder = tmp_path_factory.mktemp("world")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'cloud.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    settings = Settings(data_dir=folder, database_url=url, argon2_profile="cheapest")
+    engine = create_db_engine(url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield build_world(app, client)
