@@ -212,7 +212,8 @@ def user_create(
         )
         granted = _grant(session, scope, user.id, role, property_code)
         session.commit()
-    typer.echo(f"Created user {user.email} (user {user.id}){granted}.")
+    held = f"; they now hold {granted}" if granted else ""
+    typer.echo(f"Created user {user.email} (user {user.id}){held}.")
 
 
 @user_app.command("grant")
@@ -238,7 +239,7 @@ def user_grant(
             raise _fail(f"No user has email {email!r}.")
         granted = _grant(session, scope, user.id, role, property_code)
         session.commit()
-    typer.echo(f"User {user.email}{granted}.")
+    typer.echo(f"User {user.email} now holds {granted}.")
 
 
 def _grant(
@@ -260,7 +261,7 @@ def _grant(
         raise _fail(f"No property has code {property_code!r}.")
     body = _checked(GrantCreate, property_id=found.id, role=role)
     users.grant_role(session, scope, user_id, body)
-    return f" now holds {role} on property {property_code}"
+    return f"{role} on property {property_code}"
 
 
 @app.command("import")

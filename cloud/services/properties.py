@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cloud.models import (
-    Base,
     Building,
     OwnershipShare,
     Person,
@@ -30,7 +29,7 @@ from cloud.schemas.properties import (
     UnitCreate,
     UnitUpdate,
 )
-from cloud.services.access import Permission, Scope, rule_for
+from cloud.services.access import Permission, Scope
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.services.records import apply_changes, changes
 
@@ -198,7 +197,7 @@ def add_ownership_share(
     """Record a share; the shares of a unit current on any one day add up to 1 at
     most (checked on the day the new share starts)."""
     unit = scope.get_for_write(session, Unit, unit_id)
-    person = scope.get(session, Person, body.person_id)
+    person = scope.get(session, Person, body.person_id, field="person_id")
     held = _shares_held(session, unit.id, body)
     if held + body.share > 1:
         raise ConflictError(
@@ -255,24 +254,3 @@ def remove_ownership_share(
         raise NotFoundError(f"Unit {unit.id} has no ownership share {share_id}.")
     session.delete(share)
     session.flush()
-
-
-# --- deleting ----------------------------------------------------------------------
-
-
-def delete_record(session: Session, scope: Scope, model: type[Base], key: int) -> None:
-    """Delete a writable record, or refuse (409) while other records refer to it.
-
-    On a refusal the whole session is rolled back: a deletion is the only write of
-    its request.
-    """
-    record = scope.get_for_write(session, model, key)
-    session.delete(record)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError as exc:
-        session.rollback()
-        noun = rule_for(model).noun
-        raise ConflictError(
-            f"{noun} {key} cannot be deleted while other records refer to it."
-        ) from exc

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.models import Base
 from cloud.services.access import Scope, rule_for
-from cloud.services.errors import InvalidInputError
+from cloud.services.errors import ConflictError, InvalidInputError
 
 MAX_PAGE = 500
 T = TypeVar("T")
@@ -75,3 +75,21 @@ def list_visible(
         query = query.where(*conditions)
     order = order_by or [sa.inspect(model).primary_key[0]]
     return fetch_page(session, query.order_by(*order), page)
+
+
+def delete_record(session: Session, scope: Scope, model: type[Base], key: int) -> None:
+    """Delete a writable record, or refuse (409) while other records refer to it.
+
+    On a refusal the whole session is rolled back: a deletion is the only write of
+    its request.
+    """
+    record = scope.get_for_write(session, model, key)
+    session.delete(record)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError as exc:
+        session.rollback()
+        noun = rule_for(model).noun
+        raise ConflictError(
+            f"{noun} {key} cannot be deleted while other records refer to it."
+        ) from exc

@@ -243,7 +243,7 @@ def test_a_manager_is_set_up_from_the_command_line(
         ).json()
 
     assert made[0] == 0, made[1]
-    assert f"now holds property_manager on property {code}" in made[1]
+    assert f"they now hold property_manager on property {code}." in made[1]
     assert granted[0] == 0, granted[1]
     assert wrong[0] == 2
     assert "Input should be 'property_manager'" in wrong[1]

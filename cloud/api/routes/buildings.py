@@ -9,7 +9,7 @@ from cloud.models import Building
 from cloud.schemas.common import Listing
 from cloud.schemas.properties import BuildingCreate, BuildingPublic, BuildingUpdate
 from cloud.services import properties
-from cloud.services.records import list_visible
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
 
@@ -48,5 +48,5 @@ def update_building(
 @router.delete("/{building_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_building(session: SessionDep, scope: ScopeDep, building_id: IdPath) -> None:
     """Only an empty building: 409 while it has units, equipment or gateways."""
-    properties.delete_record(session, scope, Building, building_id)
+    delete_record(session, scope, Building, building_id)
     session.commit()

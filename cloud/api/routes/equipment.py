@@ -15,8 +15,8 @@ from cloud.schemas.equipment import (
     InspectionCreate,
     InspectionPublic,
 )
-from cloud.services import equipment, properties
-from cloud.services.records import list_visible
+from cloud.services import equipment
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/equipment", tags=["equipment"])
 
@@ -74,7 +74,7 @@ def delete_equipment(
     session: SessionDep, scope: ScopeDep, equipment_id: IdPath
 ) -> None:
     """Deletes its inspections and documents too; 409 while it has parts."""
-    properties.delete_record(session, scope, Equipment, equipment_id)
+    delete_record(session, scope, Equipment, equipment_id)
     session.commit()
 
 

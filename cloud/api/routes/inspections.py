@@ -8,8 +8,8 @@ from cloud.api.deps import IdPath, IdQuery, PageDep, ScopeDep, SessionDep
 from cloud.models import Inspection
 from cloud.schemas.common import Day, Listing
 from cloud.schemas.equipment import InspectionPublic, InspectionUpdate
-from cloud.services import equipment, properties
-from cloud.services.records import list_visible
+from cloud.services import equipment
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/inspections", tags=["equipment"])
 
@@ -64,5 +64,5 @@ def update_inspection(
 def delete_inspection(
     session: SessionDep, scope: ScopeDep, inspection_id: IdPath
 ) -> None:
-    properties.delete_record(session, scope, Inspection, inspection_id)
+    delete_record(session, scope, Inspection, inspection_id)
     session.commit()

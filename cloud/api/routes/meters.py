@@ -19,8 +19,8 @@ from cloud.schemas.meters import (
     MeterReplacement,
     MeterUpdate,
 )
-from cloud.services import meters, properties
-from cloud.services.records import list_visible
+from cloud.services import meters
+from cloud.services.records import delete_record, list_visible
 
 points_router = APIRouter(prefix="/meter-points", tags=["meters"])
 router = APIRouter(prefix="/meters", tags=["meters"])
@@ -75,7 +75,7 @@ def delete_meter_point(
     session: SessionDep, scope: ScopeDep, meter_point_id: IdPath
 ) -> None:
     """Only a point that never had a meter (409 otherwise)."""
-    properties.delete_record(session, scope, MeterPoint, meter_point_id)
+    delete_record(session, scope, MeterPoint, meter_point_id)
     session.commit()
 
 

@@ -8,8 +8,8 @@ from cloud.api.deps import IdPath, IdQuery, PageDep, ScopeDep, SessionDep, State
 from cloud.models import Person, PersonKind
 from cloud.schemas.common import Listing
 from cloud.schemas.people import PersonCreate, PersonPublic, PersonUpdate
-from cloud.services import people, properties
-from cloud.services.records import list_visible
+from cloud.services import people
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -63,5 +63,5 @@ def update_person(
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_person(session: SessionDep, scope: ScopeDep, person_id: IdPath) -> None:
     """Only a person without leases or ownership shares (409 otherwise)."""
-    properties.delete_record(session, scope, Person, person_id)
+    delete_record(session, scope, Person, person_id)
     session.commit()

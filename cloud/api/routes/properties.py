@@ -9,7 +9,7 @@ from cloud.models import Property, PropertyKind
 from cloud.schemas.common import Listing
 from cloud.schemas.properties import PropertyCreate, PropertyPublic, PropertyUpdate
 from cloud.services import properties
-from cloud.services.records import list_visible
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/properties", tags=["properties"])
 
@@ -52,5 +52,5 @@ def update_property(
 @router.delete("/{property_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_property(session: SessionDep, scope: ScopeDep, property_id: IdPath) -> None:
     """Only an empty property: 409 while it has buildings, people or leases."""
-    properties.delete_record(session, scope, Property, property_id)
+    delete_record(session, scope, Property, property_id)
     session.commit()

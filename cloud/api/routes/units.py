@@ -16,7 +16,7 @@ from cloud.schemas.properties import (
     UnitUpdate,
 )
 from cloud.services import properties
-from cloud.services.records import list_visible
+from cloud.services.records import delete_record, list_visible
 
 router = APIRouter(prefix="/units", tags=["units"])
 
@@ -67,7 +67,7 @@ def update_unit(
 @router.delete("/{unit_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_unit(session: SessionDep, scope: ScopeDep, unit_id: IdPath) -> None:
     """Only a unit nothing refers to: 409 while it has leases, shares or meters."""
-    properties.delete_record(session, scope, Unit, unit_id)
+    delete_record(session, scope, Unit, unit_id)
     session.commit()
 
 

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserPublic)
-def read_me(user: CurrentUser, _scope: ScopeDep) -> Any:
+def read_me(user: CurrentUser) -> Any:
     """The caller, with the roles they hold on each property."""
     return user
 
