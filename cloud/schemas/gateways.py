@@ -42,3 +42,6 @@ class GatewayStats(BaseModel):
     last_seen_at: datetime | None
     rejected_batches: int
     last_rejection: str | None
+    events_by_kind: dict[str, int] = Field(
+        default_factory=dict, description="Events stored, per kind (card_read, ...)."
+    )

@@ -93,6 +93,7 @@ class GatewayStatistics:
     last_seen_at: datetime | None
     rejected_batches: int
     last_rejection: str | None
+    events_by_kind: dict[str, int]
 
 
 def gateway_stats(
@@ -115,6 +116,11 @@ def gateway_stats(
             sa.func.max(GapRow.last_seq),
         ).where(GapRow.gateway_id == gateway_id)
     ).one()
+    by_kind = session.execute(
+        sa.select(EventRow.kind, sa.func.count())
+        .where(EventRow.gateway_id == gateway_id)
+        .group_by(EventRow.kind)
+    ).all()
     maxima = [m for m in (reading_max, event_max, gap_max) if m is not None]
     return GatewayStatistics(
         readings=int(readings),
@@ -124,4 +130,5 @@ def gateway_stats(
         last_seen_at=gateway.last_seen_at,
         rejected_batches=gateway.rejected_batches,
         last_rejection=gateway.last_rejection,
+        events_by_kind={str(kind): int(n) for kind, n in by_kind},
     )
