@@ -12,7 +12,7 @@ import pytest
 
 @pytest.mark.slow
 def test_demo_polls_every_family_and_loses_nothing(tmp_path: Path) -> None:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [
             sys.executable,
             "-m",

@@ -36,7 +36,7 @@ class CloudProcess:
         self._cli("admin", "create", "--email", ADMIN[0], "--password", ADMIN[1])
 
     def _cli(self, *args: str, extra_env: dict[str, str] | None = None) -> str:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, "-m", "cloud.cli", *args, *self._common],
             capture_output=True,
             text=True,
@@ -52,7 +52,7 @@ class CloudProcess:
         return token_file.read_text(encoding="utf-8").strip()
 
     def start(self, **env: str) -> None:
-        self._process = subprocess.Popen(  # noqa: S603
+        self._process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
