@@ -252,8 +252,11 @@ def _read_metrics(text: str, progress: Progress) -> None:
                     sample.labels["protocol"],
                     sample.value == 1,
                 )
-            elif sample.name == "pams_edge_records_committed_total":
-                progress.committed += int(sample.value)
+            elif (
+                sample.name == "pams_edge_records_committed_total"
+                and sample.labels.get("kind") == "reading"
+            ):
+                progress.committed = int(sample.value)
             elif sample.name == "pams_edge_records_synced_total":
                 progress.synced = int(sample.value)
             elif sample.name == "pams_edge_buffer_depth":
