@@ -175,7 +175,13 @@ class Gateway:
         targets: list[PollTarget] = []
         for tcp in self.config.modbus_tcp:
             bus = await stack.enter_async_context(
-                ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+                ModbusTcpBus(
+                    host=tcp.host,
+                    port=tcp.port,
+                    timeout_s=tcp.timeout_s,
+                    backoff_base_s=tcp.backoff_base_s,
+                    backoff_max_s=tcp.backoff_max_s,
+                )
             )
             for dev in tcp.devices:
                 device = bus.add_device(
@@ -195,6 +201,8 @@ class Gateway:
                     bytesize=rtu.bytesize,
                     timeout_s=rtu.timeout_s,
                     frame_gap_s=rtu.frame_gap_ms / 1000,
+                    backoff_base_s=rtu.backoff_base_s,
+                    backoff_max_s=rtu.backoff_max_s,
                 )
             )
             for dev in rtu.devices:
