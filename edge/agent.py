@@ -35,6 +35,8 @@ from edge.uplink import Uplink
 
 logger = logging.getLogger(__name__)
 
+BOUNDS_CHECK_S = 5.0
+
 
 class PolledDevice(Protocol):
     """What a poll loop needs of a device; the Modbus driver's devices are this."""
@@ -317,9 +319,14 @@ class Gateway:
 
     async def _writer(self) -> None:
         interval = self.config.buffer.commit_interval_ms / 1000
+        bounds_checked = time.monotonic()
         while True:
             await asyncio.sleep(interval)
             self._flush()
+            if time.monotonic() - bounds_checked >= BOUNDS_CHECK_S:
+                bounds_checked = time.monotonic()
+                evicted = self.buffer.enforce_bounds()
+                self.metrics.records_evicted.inc(evicted)
 
     def _flush(self) -> None:
         """Commit what the poll loops took; the one place records enter the buffer."""

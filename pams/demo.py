@@ -74,11 +74,16 @@ class DemoRun:
     cloud_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    uplink_port: int | None = None  # the gateway reaches the cloud here (a proxy)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def cloud_url(self) -> str:
         return f"http://127.0.0.1:{self.cloud_port}"
+
+    @property
+    def uplink_url(self) -> str:
+        return f"http://127.0.0.1:{self.uplink_port or self.cloud_port}"
 
     @property
     def cloud_dir(self) -> Path:
@@ -95,6 +100,21 @@ class DemoRun:
         for sub in ("cloud", "edge", "sim", "logs"):
             (self.workdir / sub).mkdir(exist_ok=True)
         self._prepare_cloud()
+        self.start_cloud(wait=False)
+        wiring = self.workdir / "sim" / "wiring.json"
+        self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
+        self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
+        self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+        self.site.write_text(
+            site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
+        )
+        self.start_gateway()
+
+    @property
+    def site(self) -> Path:
+        return self.edge_dir / "site.toml"
+
+    def start_cloud(self, *, wait: bool = True) -> None:
         self._spawn(
             "cloud",
             "cloud",
@@ -106,15 +126,28 @@ class DemoRun:
             "--data-dir",
             str(self.cloud_dir),
         )
-        wiring = self.workdir / "sim" / "wiring.json"
-        self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
-        self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
-        self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
-        site = self.workdir / "edge" / "site.toml"
-        site.write_text(
-            site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
-        )
-        self._spawn("edge", "edge", "run", "--config", str(site))
+        if wait:
+            self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+
+    def stop_cloud(self, *, kill: bool = False) -> None:
+        """Stop the cloud: SIGTERM (it finishes requests in hand) or SIGKILL."""
+        self._stop("cloud", signal.SIGKILL if kill else signal.SIGTERM)
+
+    def start_gateway(self) -> None:
+        self._spawn("edge", "edge", "run", "--config", str(self.site))
+
+    def kill_gateway(self) -> None:
+        """SIGKILL: what a power cut or the OOM killer does to the gateway."""
+        self._stop("edge", signal.SIGKILL)
+
+    def _stop(self, name: str, sig: signal.Signals) -> None:
+        proc = self.processes.pop(name)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def _prepare_cloud(self) -> None:
         data = ["--data-dir", str(self.cloud_dir)]
@@ -150,7 +183,7 @@ class DemoRun:
             )
 
     def _spawn(self, name: str, *args: str) -> None:
-        log = (self.workdir / "logs" / f"{name}.log").open("wb")
+        log = (self.workdir / "logs" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603
             pams_command(*args),
             stdout=log,
@@ -271,7 +304,7 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
         f'data_dir = "{run.edge_dir}"',
         "",
         "[cloud]",
-        f'url = "{run.cloud_url}"',
+        f'url = "{run.uplink_url}"',
         f'token_file = "{run.edge_dir / "gateway.token"}"',
         "sync_interval_s = 0.5",
         "",
