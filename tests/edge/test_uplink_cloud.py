@@ -6,14 +6,11 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 from edge.agent import Gateway
 from edge.buffer import KIND_READING, Buffer, NewRecord
 from edge.config import SiteConfig
-from tests.edge.conftest import CloudProcess
+from tests.edge.conftest import GATEWAY, CloudProcess
 
-GATEWAY = "gw-test"
 T0_US = 1_790_000_000_000_000
 
 
@@ -55,13 +52,6 @@ def prefill(config: SiteConfig, rows: list[NewRecord]) -> None:
     buffer = Buffer(config.gateway.data_dir / "buffer.db", boot_id="test-boot")
     buffer.append(rows)
     buffer.close()
-
-
-@pytest.fixture
-def token(cloud: CloudProcess, monkeypatch: pytest.MonkeyPatch) -> str:
-    value = cloud.add_gateway(GATEWAY)
-    monkeypatch.setenv("PAMS_EDGE_TOKEN", value)
-    return value
 
 
 async def drain(config: SiteConfig) -> dict[str, object]:
