@@ -159,8 +159,9 @@ class DeviceHealth(BaseModel):
 
 
 class HealthReport(BaseModel):
-    """What a gateway says of itself every few seconds (``POST /api/v1/health``).
+    """What a gateway says of itself every few seconds.
 
+    Posted to ``/api/v1/gateway/health`` with the gateway's token.
     The answer is a ``HealthAnswer``: the commands queued for the gateway and the
     cloud's clock, so an idle gateway still gets its commands, and a gateway whose
     wall clock agrees with the cloud's can trust it.
