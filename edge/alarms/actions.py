@@ -173,7 +173,7 @@ class ActionRunner:
         try:
             return await self._close_and_verify(cast(ValveMeter, meter), action)
         except _EXPECTED as exc:
-            return False, str(exc) or type(exc).__name__
+            return False, _reason(exc)
         except Exception as exc:  # an action must report, whatever went wrong
             logger.exception("%s: closing the valve failed unexpectedly", action.device)
             return False, f"unexpected error: {exc!r}"
@@ -274,7 +274,7 @@ class ActionRunner:
             async with asyncio.timeout(action.verify_timeout_s):
                 await cast(DoorBus, bus).unlock(door, action.seconds)
         except _EXPECTED as exc:
-            return False, str(exc) or type(exc).__name__
+            return False, _reason(exc)
         except Exception as exc:  # an action must report, whatever went wrong
             logger.exception("%s: releasing the door failed unexpectedly", door)
             return False, f"unexpected error: {exc!r}"
@@ -311,6 +311,14 @@ class ActionRunner:
 
     def _latency_ms(self, since: float) -> int:
         return max(0, round((self.clock() - since) * 1000))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])  # str() of a KeyError quotes its message
+    if isinstance(exc, TimeoutError):
+        return "no acknowledgement in time"
+    return str(exc) or type(exc).__name__
 
 
 def _reads_closed(reading: Reading) -> bool:

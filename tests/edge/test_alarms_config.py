@@ -213,7 +213,8 @@ def test_a_site_without_alarms_loads_no_profiles_for_them(tmp_path: Path) -> Non
             "rules[0]: Value error, the band is empty",
         ),
         (
-            '[[rules]]\nid = "r"\ndevice = "pump-meter"\nstale_s = 5\npoint = "current"\n'
+            '[[rules]]\nid = "r"\ndevice = "pump-meter"\nstale_s = 5\n'
+            'point = "current"\n'
             '[[rules]]\nid = "r"\ndevice = "pump-meter"\noffline_s = 5\n',
             "rules: top level: rule id 'r' is used twice",
         ),
