@@ -89,6 +89,8 @@ class ActionRunner:
         self.clock = clock
         self.reports: deque[ActionReport] = deque(maxlen=history)
         """The latest reports, newest last."""
+        self.reported = 0
+        """How many reports there have been since the start."""
         self._report = report
         self._valve_runs: dict[tuple[int, AlarmKey], asyncio.Task[None]] = {}
         self._doors: dict[int, _DoorRelease] = {}
@@ -152,6 +154,7 @@ class ActionRunner:
                     detail,
                     self._latency_ms(change.at),
                     attempt,
+                    at=self.clock(),
                 )
             )
             if verified:
@@ -255,7 +258,8 @@ class ActionRunner:
                         detail,
                         self._latency_ms(started_at),
                         attempt,
-                        {"seconds": action.seconds},
+                        at=self.clock(),
+                        extra={"seconds": action.seconds},
                     )
                     self._emit(report)
                 else:
@@ -292,6 +296,7 @@ class ActionRunner:
 
     def _emit(self, report: ActionReport) -> None:
         self.reports.append(report)
+        self.reported += 1
         log = logger.info if report.verified else logger.warning
         log(
             "%s: %s on %s, %s in %d ms (attempt %d): %s",

@@ -89,7 +89,9 @@ class AlarmChange:
 
 @dataclass(frozen=True, slots=True)
 class ActionReport:
-    """One attempt of a local action and what its verification found."""
+    """One attempt of a local action and what its verification found; ``latency_ms``
+    counts from the alarm (or, for a renewal, from its start) and ``at`` is the
+    engine's monotonic clock when the attempt ended."""
 
     type: str
     trigger: AlarmKey
@@ -98,6 +100,7 @@ class ActionReport:
     detail: str
     latency_ms: int
     attempt: int
+    at: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def event(self) -> DeviceEvent:
