@@ -170,7 +170,7 @@ async def test_a_stuck_valve_is_retried_then_reported_not_verified(
 
     actions.on_change(change(LEAK))
     first, second = await reports(actions, 2)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.2)
 
     assert [(r.verified, r.attempt) for r in actions.reports] == [
         (False, 1),
