@@ -25,29 +25,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_random_exponential,
-)
-
 from drivers.types import DeviceEvent, Reading
 from edge.alarms import AlarmEngine
-from edge.buffer import Batch, Buffer, BufferFullError, NewRecord
+from edge.buffer import Buffer, BufferFullError, NewRecord
 from edge.clock import WallClockGuard, current_boot_id
 from edge.config import SiteConfig
 from edge.metrics import GatewayMetrics
-from edge.records import event_row, reading_row, wire_record
-from sync.uplink import (
-    AckMismatchError,
-    AuthError,
-    BatchRejectedError,
-    BatchTooLargeError,
-    TransientError,
-    UplinkClient,
-    encode_batch,
-)
+from edge.records import event_row, reading_row
+from edge.uplink import Uplink
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +62,7 @@ class RunSummary:
     readings_committed: int
     events_committed: int
     records_synced: int
+    readings_synced: int
     records_evicted: int
     records_set_aside: int
     buffer_depth: int
@@ -107,13 +93,18 @@ class Gateway:
         self._pending: list[NewRecord] = []
         self._new_data = asyncio.Event()
         self._committed = {"reading": 0, "event": 0}
-        self._synced = 0
+        self.uplink = Uplink(
+            gateway_id=config.gateway.id,
+            cloud=config.cloud,
+            buffer=self.buffer,
+            metrics=self.metrics,
+            new_data=self._new_data,
+        )
         self._stop_polling = asyncio.Event()
         self._protocols: dict[str, str] = {}
         self.modbus_devices: dict[str, PolledDevice] = {}
         self.door_buses: dict[str, Any] = {}
         self.mqtt: Any = None
-        self._depth_checked_at = 0.0
         self.metrics.last_seq.set(self.buffer.last_seq)
         self.alarms = AlarmEngine.from_site(
             config, emit=self._record, targets=self, registry=self.metrics.registry
@@ -152,7 +143,7 @@ class Gateway:
     ) -> RunSummary:
         async with self._devices() as targets, self.alarms:
             writer = asyncio.create_task(self._writer(), name="edge-writer")
-            uplink = asyncio.create_task(self._uplink(), name="edge-uplink")
+            uplink = asyncio.create_task(self.uplink.run(), name="edge-uplink")
             polls = [
                 asyncio.create_task(
                     self._poll_loop(t), name=f"poll-{t.device.device_id}"
@@ -193,7 +184,13 @@ class Gateway:
         targets: list[PollTarget] = []
         for tcp in self.config.modbus_tcp:
             bus = await stack.enter_async_context(
-                ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+                ModbusTcpBus(
+                    host=tcp.host,
+                    port=tcp.port,
+                    timeout_s=tcp.timeout_s,
+                    backoff_base_s=tcp.backoff_base_s,
+                    backoff_max_s=tcp.backoff_max_s,
+                )
             )
             for dev in tcp.devices:
                 device = bus.add_device(
@@ -213,6 +210,8 @@ class Gateway:
                     bytesize=rtu.bytesize,
                     timeout_s=rtu.timeout_s,
                     frame_gap_s=rtu.frame_gap_ms / 1000,
+                    backoff_base_s=rtu.backoff_base_s,
+                    backoff_max_s=rtu.backoff_max_s,
                 )
             )
             for dev in rtu.devices:
@@ -352,106 +351,6 @@ class Gateway:
 
     # --- uplink ------------------------------------------------------------------
 
-    async def _uplink(self) -> None:
-        cloud = self.config.cloud
-        ca = str(cloud.ca_file) if cloud.ca_file else True
-        limit = cloud.batch_max_records
-        async with UplinkClient(
-            base_url=cloud.url,
-            token=cloud.token(),
-            verify=ca,
-            timeout_s=cloud.timeout_s,
-        ) as client:
-            while True:
-                self._update_depth()
-                batch = self.buffer.next_batch(limit)
-                if batch is None:
-                    self._new_data.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._new_data.wait(), cloud.sync_interval_s
-                        )
-                    continue
-                try:
-                    await self._send(client, batch)
-                except BatchTooLargeError as exc:
-                    limit = max(1, len(batch.records) // 2)
-                    logger.warning(
-                        "cloud: batch too large (%s); sending %d at a time", exc, limit
-                    )
-                    continue
-                except BatchRejectedError as exc:
-                    if len(batch.records) > 1:
-                        limit = max(1, len(batch.records) // 2)
-                        logger.warning(
-                            "cloud refused a batch (%s); narrowing to %d", exc, limit
-                        )
-                    else:
-                        self.buffer.set_aside(
-                            [r.seq for r in batch.records], exc.detail
-                        )
-                        self.metrics.records_set_aside.inc(len(batch.records))
-                    continue
-                limit = min(cloud.batch_max_records, limit * 2)
-
-    async def _send(self, client: UplinkClient, batch: Batch) -> None:
-        readings: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for record in batch.records:
-            is_reading, wire = wire_record(record)
-            (readings if is_reading else events).append(wire)
-        gaps = [asdict(g) for g in batch.gaps]
-        batch_id = f"{self.config.gateway.id}:{batch.first_seq}-{batch.last_seq}"
-        body = encode_batch(
-            gateway_id=self.config.gateway.id,
-            batch_id=batch_id,
-            first_seq=batch.first_seq,
-            last_seq=batch.last_seq,
-            readings=readings,
-            events=events,
-            gaps=gaps,
-        )
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(
-                (TransientError, AuthError, AckMismatchError)
-            ),
-            wait=wait_random_exponential(
-                multiplier=self.config.cloud.backoff_initial_s,
-                max=self.config.cloud.backoff_max_s,
-            ),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                ack = await client.send(
-                    body,
-                    batch_id=batch_id,
-                    first_seq=batch.first_seq,
-                    last_seq=batch.last_seq,
-                )
-        self.buffer.ack(batch.first_seq, batch.last_seq)
-        synced = len(batch.records)
-        self._synced += synced
-        self.metrics.records_synced.inc(synced)
-        self.metrics.batches_sent.inc()
-        self.metrics.cloud_reachable.set(1)
-        if ack.duplicates:
-            logger.info(
-                "cloud already had %d of the %d records of %s (a retried batch)",
-                ack.duplicates,
-                synced,
-                batch_id,
-            )
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        reason = type(exc).__name__ if exc else "unknown"
-        self.metrics.uplink_failures.labels(reason).inc()
-        self.metrics.cloud_reachable.set(0)
-        log = logger.warning if state.attempt_number == 1 else logger.debug
-        log("uplink: %s (attempt %d); retrying", exc, state.attempt_number)
-
     async def _drain(self, uplink: asyncio.Task[None], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -463,18 +362,6 @@ class Gateway:
             await asyncio.sleep(0.05)
         return self.buffer.next_batch(1) is None and not self._pending
 
-    def _update_depth(self) -> None:
-        now = time.monotonic()
-        if now - self._depth_checked_at < 1.0:
-            return
-        self._depth_checked_at = now
-        stats = self.buffer.stats()
-        self.metrics.buffer_depth.set(stats.depth)
-        age = 0.0
-        if stats.oldest_ts_us is not None:
-            age = max(0.0, time.time() - stats.oldest_ts_us / 1e6)
-        self.metrics.oldest_unsent_age.set(age)
-
     # --- reporting ---------------------------------------------------------------
 
     def _summary(self, drained: bool) -> RunSummary:
@@ -482,7 +369,8 @@ class Gateway:
         return RunSummary(
             readings_committed=self._committed["reading"],
             events_committed=self._committed["event"],
-            records_synced=self._synced,
+            records_synced=self.uplink.synced,
+            readings_synced=self.uplink.readings_synced,
             records_evicted=stats.evicted_total,
             records_set_aside=stats.set_aside_total,
             buffer_depth=stats.depth,

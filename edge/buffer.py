@@ -196,6 +196,8 @@ class Buffer:
             # A fresh database after a lost one: resume past everything ever reserved.
             self._last_seq = self._reserved_to
         self.evicted_total = self._meta("evicted_total")
+        # Records up to here are in a batch on its way to the cloud: not evictable.
+        self.protected_upto = 0
         self.set_aside_total = self._meta("set_aside_total")
 
     # --- opening ---------------------------------------------------------------
@@ -310,11 +312,13 @@ class Buffer:
 
     # --- reading for the uplink ------------------------------------------------
 
-    def next_batch(self, limit: int) -> Batch | None:
-        """The oldest unsent records and gaps, as one contiguous sequence range."""
+    def next_batch(self, limit: int, *, after_seq: int = 0) -> Batch | None:
+        """The oldest unsent records and gaps past ``after_seq``, as one contiguous
+        sequence range (``after_seq`` skips ranges already in flight)."""
         lo_row = self._db.execute(
-            "SELECT min(s) FROM (SELECT min(seq) AS s FROM records"
-            " UNION ALL SELECT min(first_seq) FROM gaps)"
+            "SELECT min(s) FROM (SELECT min(seq) AS s FROM records WHERE seq > ?"
+            " UNION ALL SELECT min(first_seq) FROM gaps WHERE first_seq > ?)",
+            [after_seq, after_seq],
         ).fetchone()
         if lo_row is None or lo_row[0] is None:
             return None
@@ -384,7 +388,8 @@ class Buffer:
         evicted = 0
         cutoff = now_us - int(self.max_age_s * 1_000_000)
         old = self._db.execute(
-            "SELECT count(*) FROM records WHERE priority = 0 AND ts_us < ?", [cutoff]
+            "SELECT count(*) FROM records WHERE priority = 0 AND ts_us < ? AND seq > ?",
+            [cutoff, self.protected_upto],
         ).fetchone()[0]
         if old:
             evicted += self._evict_oldest_telemetry(
@@ -406,8 +411,9 @@ class Buffer:
             seqs = [
                 int(r[0])
                 for r in self._db.execute(
-                    "SELECT seq FROM records WHERE priority = 0 ORDER BY seq LIMIT ?",
-                    [count],
+                    "SELECT seq FROM records WHERE priority = 0 AND seq > ?"
+                    " ORDER BY seq LIMIT ?",
+                    [self.protected_upto, count],
                 )
             ]
             if not seqs:

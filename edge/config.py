@@ -82,16 +82,22 @@ class ModbusDevice(_Section):
     timeout_s: float | None = Field(default=None, gt=0)
 
 
-class ModbusTcpBus(_Section):
+class _ModbusBus(_Section):
+    """What both Modbus transports share: timeouts and the backoff of dead devices."""
+
     id: DeviceId
+    timeout_s: float = Field(default=1.0, gt=0)
+    backoff_base_s: float = Field(default=2.0, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+
+
+class ModbusTcpBus(_ModbusBus):
     host: str
     port: int = Field(default=502, ge=1, le=65535)
-    timeout_s: float = Field(default=1.0, gt=0)
     devices: list[ModbusDevice] = Field(min_length=1)
 
 
-class ModbusRtuBus(_Section):
-    id: DeviceId
+class ModbusRtuBus(_ModbusBus):
     port: str
     baudrate: int = Field(default=9600, ge=300, le=921_600)
     parity: Literal["N", "E", "O"] = "N"

@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 GATEWAY_ID = "demo-gw"
 ADMIN_EMAIL = "demo@pams.example.com"
+DOOR_EVENT_KINDS = ("door_opened", "door_closed", "door_forced", "door_held_open")
 
 
 class DemoError(Exception):
@@ -253,8 +254,11 @@ def _read_metrics(text: str, progress: Progress) -> None:
                     sample.labels["protocol"],
                     sample.value == 1,
                 )
-            elif sample.name == "pams_edge_records_committed_total":
-                progress.committed += int(sample.value)
+            elif (
+                sample.name == "pams_edge_records_committed_total"
+                and sample.labels.get("kind") == "reading"
+            ):
+                progress.committed = int(sample.value)
             elif sample.name == "pams_edge_records_synced_total":
                 progress.synced = int(sample.value)
             elif sample.name == "pams_edge_buffer_depth":
@@ -442,6 +446,7 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
     stats = run.cloud_stats()
     polled = int(gateway["readings_committed"])
     in_cloud = int(stats["readings"])
+    kinds: dict[str, int] = stats.get("events_by_kind", {})
     return {
         "duration_s": duration_s,
         "devices": {
@@ -451,9 +456,14 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
         },
         "readings": {
             "polled": polled,
-            "synced": int(gateway["records_synced"]),
+            "synced": int(gateway["readings_synced"]),
             "in_cloud": in_cloud,
             "lost": polled - in_cloud,
+        },
+        "events": {
+            "card_reads": kinds.get("card_read", 0),
+            "door_events": sum(kinds.get(k, 0) for k in DOOR_EVENT_KINDS),
+            "button_presses": kinds.get("button_press", 0),
         },
         "alarms_raised": before_stop.alarms_raised,
         "actions": before_stop.actions,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from cloud.api.deps import AdminUser, CurrentUser, SessionDep
 from cloud.schemas.gateways import (
     GatewayCreate,
+    GatewayIntegrity,
     GatewayPublic,
     GatewayStats,
     GatewayTokenPublic,
@@ -51,6 +52,17 @@ def revoke(session: SessionDep, admin: AdminUser, gateway_id: str) -> Any:
 @router.get("/{gateway_id}/stats", response_model=GatewayStats)
 def stats(session: SessionDep, user: CurrentUser, gateway_id: str) -> Any:
     return telemetry.gateway_stats(session, user.organization_id, gateway_id)
+
+
+@router.get("/{gateway_id}/integrity", response_model=GatewayIntegrity)
+def integrity(
+    session: SessionDep,
+    admin: AdminUser,
+    gateway_id: str,
+    upto: Annotated[int, Query(ge=1, le=10**15, description="Last seq to check.")],
+) -> Any:
+    """Which of the gateway's seqs 1..upto the cloud holds: stored, declared, lost."""
+    return telemetry.gateway_integrity(session, admin.organization_id, gateway_id, upto)
 
 
 def _with_token(issued: gateways.IssuedToken) -> GatewayTokenPublic:
