@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from drivers.types import DeviceEvent, Reading
+from edge.alarms import AlarmEngine
 from edge.buffer import Buffer, BufferFullError, NewRecord
 from edge.clock import WallClockGuard, current_boot_id
 from edge.config import SiteConfig
@@ -107,11 +108,18 @@ class Gateway:
         self.door_buses: dict[str, Any] = {}
         self.mqtt: Any = None
         self.metrics.last_seq.set(self.buffer.last_seq)
+        self.alarms = AlarmEngine.from_site(
+            config, emit=self._record, targets=self, registry=self.metrics.registry
+        )
 
     # --- what drivers report -----------------------------------------------------
 
     def publish(self, items: Sequence[Reading | DeviceEvent]) -> None:
         """Take readings and events from a poll or a push driver (the DeviceSink)."""
+        self._record(self.alarms.observe(items))
+
+    def _record(self, items: Sequence[Reading | DeviceEvent]) -> None:
+        """Queue items for the buffer; an alarm among them is committed at once."""
         clock = self.clock.sample()
         urgent = False
         for item in items:
@@ -128,13 +136,14 @@ class Gateway:
     ) -> None:
         protocol = self._protocols.get(device_id, "unknown")
         self.metrics.device_online.labels(device_id, protocol).set(1 if online else 0)
+        self.alarms.set_online(device_id, online, reason)
 
     # --- running -----------------------------------------------------------------
 
     async def run(
         self, stop: asyncio.Event, *, drain_timeout_s: float = 30.0
     ) -> RunSummary:
-        async with self._devices() as targets:
+        async with self._devices() as targets, self.alarms:
             writer = asyncio.create_task(self._writer(), name="edge-writer")
             uplink = asyncio.create_task(self.uplink.run(), name="edge-uplink")
             polls = [
@@ -305,9 +314,7 @@ class Gateway:
                 readings = []
             self.publish(readings)
             self.metrics.polls.labels(device_id).inc()
-            self.metrics.device_online.labels(device_id, target.protocol).set(
-                1 if device.online else 0
-            )
+            self.set_online(device_id, device.online)
             next_at += interval
             now = time.monotonic()
             if next_at < now:

@@ -56,6 +56,8 @@ class Progress:
     buffered: int = 0
     in_cloud: int = 0
     cloud_up: bool = False
+    alarms_raised: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def by_protocol(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -294,6 +296,16 @@ def _read_metrics(text: str, progress: Progress) -> None:
                 progress.synced = int(sample.value)
             elif sample.name == "pams_edge_buffer_depth":
                 progress.buffered = int(sample.value)
+            elif sample.name == "pams_edge_alarms_raised_total":
+                alarm_type = sample.labels["type"]
+                raised = progress.alarms_raised.get(alarm_type, 0) + int(sample.value)
+                progress.alarms_raised[alarm_type] = raised
+            elif sample.name == "pams_edge_actions_total":
+                outcome = (
+                    "verified" if sample.labels["verified"] == "true" else "failed"
+                )
+                counts = progress.actions.setdefault(sample.labels["action"], {})
+                counts[outcome] = int(sample.value)
 
 
 def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
@@ -353,6 +365,7 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
                 "",
             ]
     lines += _push_sections(wiring)
+    lines += _alarm_sections(wiring)
     return "\n".join(lines)
 
 
@@ -416,6 +429,40 @@ def _push_sections(wiring: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _alarm_sections(wiring: dict[str, Any]) -> list[str]:
+    """The demo building's alarm rules and local actions, for the devices it has."""
+    devices = {d["device_id"] for d in wiring.get("modbus_tcp", [])}
+    devices |= {
+        d["device_id"] for line in wiring.get("modbus_rtu", []) for d in line["devices"]
+    }
+    devices |= {d["device_id"] for d in (wiring.get("mqtt") or {}).get("devices", [])}
+    devices |= {
+        r["device_id"] for line in wiring.get("osdp", []) for r in line["readers"]
+    }
+    lines = ["[alarms]", "clear_hold_s = 2.0", ""]
+    if "main-incomer" in devices:  # EN 50160: 230 V ± 10 %
+        lines += [
+            "[[rules]]",
+            'id = "incomer-voltage"',
+            'device = "main-incomer"',
+            'point = "voltage_l1"',
+            "above = 253",
+            "below = 207",
+            "for_s = 10",
+            "",
+        ]
+    if "apt-103" in devices:  # the demo meter that goes silent at 45 s
+        lines += ["[[rules]]", 'id = "apt-103-offline"', 'device = "apt-103"']
+        lines += ["offline_s = 5", ""]
+    if {"water-main", "leak-basement"} <= devices:
+        lines += ["[[actions]]", 'on = "water_leak"', 'kind = "close_valve"']
+        lines += ['device = "water-main"', ""]
+    if {"door-lobby", "smoke-binstore"} <= devices:
+        lines += ["[[actions]]", 'on = "smoke"', 'kind = "release_doors"']
+        lines += ['devices = ["door-lobby"]', "seconds = 25", ""]
+    return lines
+
+
 @contextlib.contextmanager
 def demo_run(workdir: Path, scenario: Path) -> Iterator[DemoRun]:
     run = DemoRun(workdir=workdir, scenario=scenario)
@@ -451,5 +498,7 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
             "door_events": sum(kinds.get(k, 0) for k in DOOR_EVENT_KINDS),
             "button_presses": kinds.get("button_press", 0),
         },
+        "alarms_raised": before_stop.alarms_raised,
+        "actions": before_stop.actions,
         "cloud_url": run.cloud_url,
     }
