@@ -21,22 +21,37 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
+
+from prometheus_client import Metric
 
 from drivers.types import DeviceEvent, Reading
 from edge.alarms import AlarmEngine
 from edge.buffer import Buffer, BufferFullError, NewRecord
 from edge.clock import WallClockGuard, current_boot_id
-from edge.config import SiteConfig
+from edge.commands import (
+    FAILED,
+    SUCCEEDED,
+    CommandRunner,
+    confirm_config,
+    roll_back_config,
+)
+from edge.config import SiteConfig, load_config
 from edge.metrics import GatewayMetrics
 from edge.records import event_row, reading_row
 from edge.uplink import Uplink
+from sync.schema import DeviceHealth, HealthReport
 
 logger = logging.getLogger(__name__)
 
 BOUNDS_CHECK_S = 5.0
+TRIAL_FILE = "config_trial"
+CLOCK_AGREEMENT_S = 2.0
+CLOCK_DISAGREEMENT_S = 30.0
 
 
 class PolledDevice(Protocol):
@@ -70,6 +85,7 @@ class RunSummary:
     buffer_depth: int
     last_seq: int
     drained: bool
+    restart: bool = False
 
 
 class Gateway:
@@ -79,8 +95,10 @@ class Gateway:
         *,
         metrics: GatewayMetrics | None = None,
         clock: WallClockGuard | None = None,
+        site_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.site_path = site_path
         self.metrics = metrics or GatewayMetrics()
         self.clock = clock or WallClockGuard()
         self.boot_id = current_boot_id()
@@ -104,6 +122,8 @@ class Gateway:
         )
         self._stop_polling = asyncio.Event()
         self._protocols: dict[str, str] = {}
+        self._online: dict[str, bool] = {}
+        self._last_error: dict[str, str | None] = {}
         self.modbus_devices: dict[str, PolledDevice] = {}
         self.door_buses: dict[str, Any] = {}
         self.mqtt: Any = None
@@ -111,6 +131,12 @@ class Gateway:
         self.alarms = AlarmEngine.from_site(
             config, emit=self._record, targets=self, registry=self.metrics.registry
         )
+        self._restart = asyncio.Event()
+        self.trial: str | None = None  # the command id whose new config is on trial
+        self.commands = CommandRunner(self)
+        self.uplink.on_commands = self.commands.accept
+        self.uplink.health_source = self.health_report
+        self.uplink.on_server_time = self._check_clock
 
     # --- what drivers report -----------------------------------------------------
 
@@ -134,43 +160,121 @@ class Gateway:
     def set_online(
         self, device_id: str, online: bool, reason: str | None = None
     ) -> None:
+        self._online[device_id] = online
+        if reason is not None or online:
+            self._last_error[device_id] = None if online else reason
         protocol = self._protocols.get(device_id, "unknown")
         self.metrics.device_online.labels(device_id, protocol).set(1 if online else 0)
         self.alarms.set_online(device_id, online, reason)
+
+    def request_restart(self, *, trial_command: str | None = None) -> None:
+        """Stop and start again on the site file (a staged config is then on trial)."""
+        if trial_command is not None and self.site_path is not None:
+            self.site_path.with_name(TRIAL_FILE).write_text(
+                trial_command, encoding="utf-8"
+            )
+            self.buffer.finish_command(trial_command, "trial")
+        self._restart.set()
+
+    def health_report(self) -> HealthReport:
+        stats = self.buffer.stats()
+        age = 0.0
+        if stats.oldest_ts_us is not None:
+            age = max(0.0, time.time() - stats.oldest_ts_us / 1e6)
+        return HealthReport(
+            gateway_id=self.config.gateway.id,
+            sent_at=datetime.now(UTC),
+            boot_id=self.boot_id,
+            clock_trusted=self.clock.sample().trusted,
+            buffer_depth=stats.depth,
+            oldest_unsent_age_s=age,
+            last_seq=stats.last_seq,
+            evicted_total=stats.evicted_total,
+            set_aside_total=stats.set_aside_total,
+            devices=[
+                DeviceHealth(
+                    device_id=device_id,
+                    protocol=protocol,
+                    online=self._online.get(device_id, False),
+                    last_error=self._last_error.get(device_id),
+                )
+                for device_id, protocol in sorted(self._protocols.items())
+            ],
+        )
+
+    def _check_clock(self, server_time: datetime) -> None:
+        """Trust the wall clock when it agrees with the cloud's; flag it when not."""
+        offset = (datetime.now(UTC) - server_time).total_seconds()
+        if abs(offset) <= CLOCK_AGREEMENT_S:
+            self.clock.trust()
+        elif abs(offset) > CLOCK_DISAGREEMENT_S:
+            self.clock.distrust(f"wall clock is {offset:+.0f} s off the cloud's")
 
     # --- running -----------------------------------------------------------------
 
     async def run(
         self, stop: asyncio.Event, *, drain_timeout_s: float = 30.0
     ) -> RunSummary:
-        async with self._devices() as targets, self.alarms:
-            writer = asyncio.create_task(self._writer(), name="edge-writer")
-            uplink = asyncio.create_task(self.uplink.run(), name="edge-uplink")
-            polls = [
-                asyncio.create_task(
-                    self._poll_loop(t), name=f"poll-{t.device.device_id}"
+        try:
+            async with self._devices() as targets, self.alarms:
+                writer = asyncio.create_task(self._writer(), name="edge-writer")
+                uplink = asyncio.create_task(self.uplink.run(), name="edge-uplink")
+                polls = [
+                    asyncio.create_task(
+                        self._poll_loop(t), name=f"poll-{t.device.device_id}"
+                    )
+                    for t in targets
+                ]
+                if self.trial is not None:
+                    polls.append(asyncio.create_task(self._watch_trial(self.trial)))
+                await self._until_stopped(stop)
+                logger.info(
+                    "stopping: polling ends, the buffer drains for up to %s s",
+                    drain_timeout_s,
                 )
-                for t in targets
-            ]
-            await stop.wait()
-            logger.info(
-                "stopping: polling ends, the buffer drains for up to %s s",
-                drain_timeout_s,
-            )
-            self._stop_polling.set()
-            for task in polls:
-                task.cancel()
-            await asyncio.gather(*polls, return_exceptions=True)
+                self._stop_polling.set()
+                for task in polls:
+                    task.cancel()
+                await asyncio.gather(*polls, return_exceptions=True)
+        except BaseException:
+            self._flush()
+            self.buffer.close()
+            raise
         self._flush()
-        drained = await self._drain(uplink, drain_timeout_s)
+        restart = self._restart.is_set() and not stop.is_set()
+        drained = await self._drain(uplink, 0 if restart else drain_timeout_s)
         writer.cancel()
         uplink.cancel()
         await asyncio.gather(writer, uplink, return_exceptions=True)
         self._flush()
-        summary = self._summary(drained)
+        summary = self._summary(drained, restart)
         self._write_summary(summary)
         self.buffer.close()
         return summary
+
+    async def _watch_trial(self, command_id: str) -> None:
+        """Keep a new configuration if a device comes online; else roll back."""
+        assert self.site_path is not None
+        deadline = time.monotonic() + self.config.cloud.config_trial_s
+        while self._protocols and not any(self._online.values()):
+            if time.monotonic() >= deadline:
+                roll_back_config(self.site_path)
+                self.site_path.with_name(TRIAL_FILE).unlink(missing_ok=True)
+                self.commands.report(
+                    command_id,
+                    None,
+                    FAILED,
+                    f"no device came online within {self.config.cloud.config_trial_s}"
+                    " s on the new configuration; the previous one is restored",
+                )
+                self.request_restart()
+                return
+            await asyncio.sleep(0.2)
+        confirm_config(self.site_path)
+        self.site_path.with_name(TRIAL_FILE).unlink(missing_ok=True)
+        self.commands.report(
+            command_id, None, SUCCEEDED, "the new configuration is running"
+        )
 
     @contextlib.asynccontextmanager
     async def _devices(self) -> AsyncIterator[list[PollTarget]]:
@@ -371,7 +475,14 @@ class Gateway:
 
     # --- reporting ---------------------------------------------------------------
 
-    def _summary(self, drained: bool) -> RunSummary:
+    async def _until_stopped(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.create_task(stop.wait())
+        restart = asyncio.create_task(self._restart.wait())
+        await asyncio.wait({stopped, restart}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        restart.cancel()
+
+    def _summary(self, drained: bool, restart: bool = False) -> RunSummary:
         stats = self.buffer.stats()
         return RunSummary(
             readings_committed=self._committed["reading"],
@@ -383,8 +494,70 @@ class Gateway:
             buffer_depth=stats.depth,
             last_seq=stats.last_seq,
             drained=drained,
+            restart=restart,
         )
 
     def _write_summary(self, summary: RunSummary) -> None:
         path = self.config.gateway.data_dir / "last_run.json"
         path.write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
+
+
+class CurrentRegistry:
+    """The metrics of whichever Gateway runs now, for one long-lived HTTP endpoint."""
+
+    def __init__(self) -> None:
+        self.gateway: Gateway | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.gateway is not None:
+            yield from self.gateway.metrics.registry.collect()
+
+
+async def serve(
+    site_path: Path,
+    stop: asyncio.Event,
+    *,
+    drain_timeout_s: float = 30.0,
+    registry: CurrentRegistry | None = None,
+) -> RunSummary:
+    """Run the gateway on ``site_path`` until stopped, through config updates.
+
+    A configuration staged by an ``update_config`` command runs on trial: if it does
+    not load, fails to start, or brings no device online, the previous file is put
+    back and the gateway starts on it again; the outcome is reported either way. A
+    trial found at process start means the process died trying it: rolled back too.
+    """
+    marker = site_path.with_name(TRIAL_FILE)
+    outcome: tuple[str, str] | None = None
+    if marker.exists():
+        outcome = (marker.read_text(encoding="utf-8").strip(), "the gateway died")
+    while True:
+        trial = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+        if outcome is not None and trial is not None:
+            roll_back_config(site_path)
+            marker.unlink()
+            trial = None
+        config = load_config(site_path)
+        gateway = Gateway(config, site_path=site_path)
+        if registry is not None:
+            registry.gateway = gateway
+        if outcome is not None:
+            command_id, why = outcome
+            gateway.commands.report(
+                command_id,
+                None,
+                FAILED,
+                f"{why} on the new configuration; the previous one is restored",
+            )
+            outcome = None
+        gateway.trial = trial
+        try:
+            summary = await gateway.run(stop, drain_timeout_s=drain_timeout_s)
+        except Exception as exc:
+            if trial is None:
+                raise
+            logger.exception("the new configuration failed to start; rolling back")
+            outcome = (trial, f"start failed ({type(exc).__name__}: {exc})")
+            continue
+        if not summary.restart:
+            return summary

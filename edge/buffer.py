@@ -159,6 +159,21 @@ def _create_records(db: Database) -> None:
     )
 
 
+@_migrations(name="002_commands")
+def _create_commands(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        """
+    )
+
+
 _INSERT = (
     "INSERT INTO records (seq, kind, priority, device_id, name, ts_us, value, text,"
     " unit, quality, reason, data, boot_no, mono_ns, clock_trusted)"
@@ -379,6 +394,30 @@ class Buffer:
         logger.error(
             "buffer %s: set aside records refused by the cloud: %s", self.path, reason
         )
+
+    # --- commands from the cloud ---------------------------------------------------
+
+    def claim_command(self, command_id: str, kind: str) -> bool:
+        """Record a command as started; False if its id was seen before."""
+        with self._db.atomic():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO commands (id, kind, status, received_at)"
+                " VALUES (?, ?, 'running', ?)",
+                [command_id, kind, datetime.now(UTC).isoformat()],
+            )
+        return cur.rowcount == 1
+
+    def finish_command(self, command_id: str, status: str) -> None:
+        with self._db.atomic():
+            self._db.execute(
+                "UPDATE commands SET status = ?, finished_at = ? WHERE id = ?",
+                [status, datetime.now(UTC).isoformat(), command_id],
+            )
+
+    def unfinished_commands(self) -> list[str]:
+        """Commands started but never finished: the gateway died while running them."""
+        rows = self._db.execute("SELECT id FROM commands WHERE status = 'running'")
+        return [str(row[0]) for row in rows]
 
     # --- bounds ----------------------------------------------------------------
 

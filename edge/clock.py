@@ -79,6 +79,12 @@ class WallClockGuard:
         plausible = wall_us >= int(EARLIEST_PLAUSIBLE.timestamp() * 1_000_000)
         return ClockSample(wall_us, mono_ns, plausible and not self._jumped)
 
+    def distrust(self, reason: str) -> None:
+        """The wall clock is known to be wrong; flag readings until ``trust()``."""
+        if not self._jumped:
+            logger.warning("wall clock distrusted: %s", reason)
+        self._jumped = True
+
     def trust(self) -> None:
         """The current wall clock has been confirmed; trust it again from now on."""
         if self._jumped:

@@ -44,6 +44,8 @@ class CloudSection(_Section):
     timeout_s: float = Field(default=15.0, gt=0)
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=5.0, gt=0)
+    health_interval_s: float = Field(default=10.0, gt=0)
+    config_trial_s: float = Field(default=30.0, gt=0)
 
     def token(self) -> str:
         """The gateway token: from ``PAMS_EDGE_TOKEN`` or the token file."""

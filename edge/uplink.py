@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from tenacity import (
@@ -33,7 +34,7 @@ from edge.buffer import Batch, Buffer
 from edge.config import CloudSection
 from edge.metrics import GatewayMetrics
 from edge.records import wire_record
-from sync.schema import BatchAck
+from sync.schema import BatchAck, Command, HealthReport
 from sync.uplink import (
     AckMismatchError,
     AuthError,
@@ -41,6 +42,7 @@ from sync.uplink import (
     BatchTooLargeError,
     TransientError,
     UplinkClient,
+    UplinkError,
     encode_batch,
 )
 
@@ -74,22 +76,34 @@ class Uplink:
         self.window = window
         self.synced = 0
         self.readings_synced = 0
-        self.on_ack: Callable[[BatchAck], None] | None = None
+        self.on_commands: Callable[[list[Command]], None] | None = None
+        self.on_server_time: Callable[[datetime], None] | None = None
+        self.health_source: Callable[[], HealthReport] | None = None
         self._limit = cloud.batch_max_records
         self._depth_checked_at = 0.0
+        self._client: UplinkClient | None = None
+        self._token: str | None = None
 
     async def run(self) -> None:
         cloud = self.cloud
         ca = str(cloud.ca_file) if cloud.ca_file else True
         async with UplinkClient(
             base_url=cloud.url,
-            token=cloud.token(),
+            token=self._token or cloud.token(),
             verify=ca,
             timeout_s=cloud.timeout_s,
         ) as client:
-            self.client = client
-            while True:
-                await self._round(client)
+            self._client = client
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._health_loop(client), name="edge-health")
+                while True:
+                    await self._round(client)
+
+    def set_token(self, token: str) -> None:
+        """Use a rotated token from the next request on."""
+        self._token = token
+        if self._client is not None:
+            self._client.set_token(token)
 
     async def _round(self, client: UplinkClient) -> None:
         """Send until the buffer is empty or a batch needs the range re-read."""
@@ -213,8 +227,23 @@ class Uplink:
                 synced,
                 encoded.batch_id,
             )
-        if self.on_ack is not None:
-            self.on_ack(ack)
+        if ack.commands and self.on_commands is not None:
+            self.on_commands(ack.commands)
+
+    async def _health_loop(self, client: UplinkClient) -> None:
+        """Report health every ``health_interval_s``; an idle gateway gets its
+        commands this way too."""
+        while self.health_source is not None:
+            try:
+                answer = await client.report_health(self.health_source())
+            except UplinkError as exc:
+                logger.debug("health report not delivered: %s", exc)
+            else:
+                if self.on_server_time is not None:
+                    self.on_server_time(answer.server_time)
+                if answer.commands and self.on_commands is not None:
+                    self.on_commands(answer.commands)
+            await asyncio.sleep(self.cloud.health_interval_s)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

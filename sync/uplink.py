@@ -24,11 +24,12 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from sync.schema import SCHEMA_VERSION, BatchAck
+from sync.schema import SCHEMA_VERSION, BatchAck, HealthAnswer, HealthReport
 
 logger = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/ingest"
+HEALTH_PATH = "/api/v1/gateway/health"
 
 
 class UplinkError(Exception):
@@ -184,6 +185,28 @@ class UplinkClient:
                 f"acknowledged {ack.batch_id} [{ack.first_seq}, {ack.last_seq}]"
             )
         return ack
+
+
+    async def report_health(self, report: HealthReport) -> HealthAnswer:
+        """Post the gateway's health; the answer carries queued commands."""
+        if self._client is None:
+            raise RuntimeError("UplinkClient is used outside its 'async with' block")
+        try:
+            response = await self._client.post(
+                HEALTH_PATH,
+                content=report.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise TransientError(f"cloud unreachable: {exc!r}") from exc
+        if response.status_code in (401, 403):
+            raise AuthError(f"cloud refused the gateway token: {_detail(response)}")
+        if response.status_code != 200:
+            raise TransientError(f"health report answered {response.status_code}")
+        try:
+            return HealthAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise TransientError(f"health answer not understood: {exc}") from exc
 
 
 def _detail(response: httpx.Response) -> str:
