@@ -43,6 +43,10 @@ class CommandError(Exception):
     """A command that cannot be carried out; the message is the reported detail."""
 
 
+class Deferred(Exception):  # noqa: N818  # a control-flow signal, not an error
+    """The outcome is reported later (a configuration on trial reports when judged)."""
+
+
 class CommandRunner:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -87,6 +91,8 @@ class CommandRunner:
             return
         try:
             detail = await handler(command)
+        except Deferred:
+            return
         except CommandError as exc:
             self.report(command.id, command.device_id, FAILED, str(exc))
         except Exception as exc:  # a driver bug must still end in a reported outcome
@@ -165,7 +171,7 @@ class CommandRunner:
         except ConfigError as exc:
             raise CommandError(f"new configuration refused: {exc}") from exc
         self.gateway.request_restart(trial_command=command.id)
-        return "new configuration staged; the gateway restarts on it"
+        raise Deferred
 
 
 def write_secret(path: Path, text: str) -> None:

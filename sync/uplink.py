@@ -186,7 +186,6 @@ class UplinkClient:
             )
         return ack
 
-
     async def report_health(self, report: HealthReport) -> HealthAnswer:
         """Post the gateway's health; the answer carries queued commands."""
         if self._client is None:
