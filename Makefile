@@ -33,6 +33,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/edge_buffer.py
 	$(BIN)/python bench/sync_throughput.py
+	$(BIN)/python bench/cloud_ingest.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

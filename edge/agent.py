@@ -21,34 +21,37 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_random_exponential,
-)
+from prometheus_client import Metric
 
 from drivers.types import DeviceEvent, Reading
-from edge.buffer import Batch, Buffer, BufferFullError, NewRecord
+from edge.alarms import AlarmEngine
+from edge.buffer import Buffer, BufferFullError, NewRecord
 from edge.clock import WallClockGuard, current_boot_id
-from edge.config import SiteConfig
-from edge.metrics import GatewayMetrics
-from edge.records import event_row, reading_row, wire_record
-from sync.uplink import (
-    AckMismatchError,
-    AuthError,
-    BatchRejectedError,
-    BatchTooLargeError,
-    TransientError,
-    UplinkClient,
-    encode_batch,
+from edge.commands import (
+    FAILED,
+    SUCCEEDED,
+    CommandRunner,
+    confirm_config,
+    roll_back_config,
 )
+from edge.config import SiteConfig, load_config
+from edge.metrics import GatewayMetrics
+from edge.records import event_row, reading_row
+from edge.uplink import Uplink
+from sync.schema import DeviceHealth, HealthReport
 
 logger = logging.getLogger(__name__)
+
+BOUNDS_CHECK_S = 5.0
+TRIAL_FILE = "config_trial"
+CLOCK_AGREEMENT_S = 2.0
+CLOCK_DISAGREEMENT_S = 30.0
 
 
 class PolledDevice(Protocol):
@@ -76,11 +79,13 @@ class RunSummary:
     readings_committed: int
     events_committed: int
     records_synced: int
+    readings_synced: int
     records_evicted: int
     records_set_aside: int
     buffer_depth: int
     last_seq: int
     drained: bool
+    restart: bool = False
 
 
 class Gateway:
@@ -90,8 +95,10 @@ class Gateway:
         *,
         metrics: GatewayMetrics | None = None,
         clock: WallClockGuard | None = None,
+        site_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.site_path = site_path
         self.metrics = metrics or GatewayMetrics()
         self.clock = clock or WallClockGuard()
         self.boot_id = current_boot_id()
@@ -106,19 +113,39 @@ class Gateway:
         self._pending: list[NewRecord] = []
         self._new_data = asyncio.Event()
         self._committed = {"reading": 0, "event": 0}
-        self._synced = 0
+        self.uplink = Uplink(
+            gateway_id=config.gateway.id,
+            cloud=config.cloud,
+            buffer=self.buffer,
+            metrics=self.metrics,
+            new_data=self._new_data,
+        )
         self._stop_polling = asyncio.Event()
         self._protocols: dict[str, str] = {}
+        self._online: dict[str, bool] = {}
+        self._last_error: dict[str, str | None] = {}
         self.modbus_devices: dict[str, PolledDevice] = {}
         self.door_buses: dict[str, Any] = {}
         self.mqtt: Any = None
-        self._depth_checked_at = 0.0
         self.metrics.last_seq.set(self.buffer.last_seq)
+        self.alarms = AlarmEngine.from_site(
+            config, emit=self._record, targets=self, registry=self.metrics.registry
+        )
+        self._restart = asyncio.Event()
+        self.trial: str | None = None  # the command id whose new config is on trial
+        self.commands = CommandRunner(self)
+        self.uplink.on_commands = self.commands.accept
+        self.uplink.health_source = self.health_report
+        self.uplink.on_server_time = self._check_clock
 
     # --- what drivers report -----------------------------------------------------
 
     def publish(self, items: Sequence[Reading | DeviceEvent]) -> None:
         """Take readings and events from a poll or a push driver (the DeviceSink)."""
+        self._record(self.alarms.observe(items))
+
+    def _record(self, items: Sequence[Reading | DeviceEvent]) -> None:
+        """Queue items for the buffer; an alarm among them is committed at once."""
         clock = self.clock.sample()
         urgent = False
         for item in items:
@@ -133,42 +160,121 @@ class Gateway:
     def set_online(
         self, device_id: str, online: bool, reason: str | None = None
     ) -> None:
+        self._online[device_id] = online
+        if reason is not None or online:
+            self._last_error[device_id] = None if online else reason
         protocol = self._protocols.get(device_id, "unknown")
         self.metrics.device_online.labels(device_id, protocol).set(1 if online else 0)
+        self.alarms.set_online(device_id, online, reason)
+
+    def request_restart(self, *, trial_command: str | None = None) -> None:
+        """Stop and start again on the site file (a staged config is then on trial)."""
+        if trial_command is not None and self.site_path is not None:
+            self.site_path.with_name(TRIAL_FILE).write_text(
+                trial_command, encoding="utf-8"
+            )
+            self.buffer.finish_command(trial_command, "trial")
+        self._restart.set()
+
+    def health_report(self) -> HealthReport:
+        stats = self.buffer.stats()
+        age = 0.0
+        if stats.oldest_ts_us is not None:
+            age = max(0.0, time.time() - stats.oldest_ts_us / 1e6)
+        return HealthReport(
+            gateway_id=self.config.gateway.id,
+            sent_at=datetime.now(UTC),
+            boot_id=self.boot_id,
+            clock_trusted=self.clock.sample().trusted,
+            buffer_depth=stats.depth,
+            oldest_unsent_age_s=age,
+            last_seq=stats.last_seq,
+            evicted_total=stats.evicted_total,
+            set_aside_total=stats.set_aside_total,
+            devices=[
+                DeviceHealth(
+                    device_id=device_id,
+                    protocol=protocol,
+                    online=self._online.get(device_id, False),
+                    last_error=self._last_error.get(device_id),
+                )
+                for device_id, protocol in sorted(self._protocols.items())
+            ],
+        )
+
+    def _check_clock(self, server_time: datetime) -> None:
+        """Trust the wall clock when it agrees with the cloud's; flag it when not."""
+        offset = (datetime.now(UTC) - server_time).total_seconds()
+        if abs(offset) <= CLOCK_AGREEMENT_S:
+            self.clock.trust()
+        elif abs(offset) > CLOCK_DISAGREEMENT_S:
+            self.clock.distrust(f"wall clock is {offset:+.0f} s off the cloud's")
 
     # --- running -----------------------------------------------------------------
 
     async def run(
         self, stop: asyncio.Event, *, drain_timeout_s: float = 30.0
     ) -> RunSummary:
-        async with self._devices() as targets:
-            writer = asyncio.create_task(self._writer(), name="edge-writer")
-            uplink = asyncio.create_task(self._uplink(), name="edge-uplink")
-            polls = [
-                asyncio.create_task(
-                    self._poll_loop(t), name=f"poll-{t.device.device_id}"
+        try:
+            async with self._devices() as targets, self.alarms:
+                writer = asyncio.create_task(self._writer(), name="edge-writer")
+                uplink = asyncio.create_task(self.uplink.run(), name="edge-uplink")
+                polls = [
+                    asyncio.create_task(
+                        self._poll_loop(t), name=f"poll-{t.device.device_id}"
+                    )
+                    for t in targets
+                ]
+                if self.trial is not None:
+                    polls.append(asyncio.create_task(self._watch_trial(self.trial)))
+                await self._until_stopped(stop)
+                logger.info(
+                    "stopping: polling ends, the buffer drains for up to %s s",
+                    drain_timeout_s,
                 )
-                for t in targets
-            ]
-            await stop.wait()
-            logger.info(
-                "stopping: polling ends, the buffer drains for up to %s s",
-                drain_timeout_s,
-            )
-            self._stop_polling.set()
-            for task in polls:
-                task.cancel()
-            await asyncio.gather(*polls, return_exceptions=True)
+                self._stop_polling.set()
+                for task in polls:
+                    task.cancel()
+                await asyncio.gather(*polls, return_exceptions=True)
+        except BaseException:
+            self._flush()
+            self.buffer.close()
+            raise
         self._flush()
-        drained = await self._drain(uplink, drain_timeout_s)
+        restart = self._restart.is_set() and not stop.is_set()
+        drained = await self._drain(uplink, 0 if restart else drain_timeout_s)
         writer.cancel()
         uplink.cancel()
         await asyncio.gather(writer, uplink, return_exceptions=True)
         self._flush()
-        summary = self._summary(drained)
+        summary = self._summary(drained, restart)
         self._write_summary(summary)
         self.buffer.close()
         return summary
+
+    async def _watch_trial(self, command_id: str) -> None:
+        """Keep a new configuration if a device comes online; else roll back."""
+        assert self.site_path is not None
+        deadline = time.monotonic() + self.config.cloud.config_trial_s
+        while self._protocols and not any(self._online.values()):
+            if time.monotonic() >= deadline:
+                roll_back_config(self.site_path)
+                self.site_path.with_name(TRIAL_FILE).unlink(missing_ok=True)
+                self.commands.report(
+                    command_id,
+                    None,
+                    FAILED,
+                    f"no device came online within {self.config.cloud.config_trial_s}"
+                    " s on the new configuration; the previous one is restored",
+                )
+                self.request_restart()
+                return
+            await asyncio.sleep(0.2)
+        confirm_config(self.site_path)
+        self.site_path.with_name(TRIAL_FILE).unlink(missing_ok=True)
+        self.commands.report(
+            command_id, None, SUCCEEDED, "the new configuration is running"
+        )
 
     @contextlib.asynccontextmanager
     async def _devices(self) -> AsyncIterator[list[PollTarget]]:
@@ -184,7 +290,13 @@ class Gateway:
         targets: list[PollTarget] = []
         for tcp in self.config.modbus_tcp:
             bus = await stack.enter_async_context(
-                ModbusTcpBus(host=tcp.host, port=tcp.port, timeout_s=tcp.timeout_s)
+                ModbusTcpBus(
+                    host=tcp.host,
+                    port=tcp.port,
+                    timeout_s=tcp.timeout_s,
+                    backoff_base_s=tcp.backoff_base_s,
+                    backoff_max_s=tcp.backoff_max_s,
+                )
             )
             for dev in tcp.devices:
                 device = bus.add_device(
@@ -204,6 +316,8 @@ class Gateway:
                     bytesize=rtu.bytesize,
                     timeout_s=rtu.timeout_s,
                     frame_gap_s=rtu.frame_gap_ms / 1000,
+                    backoff_base_s=rtu.backoff_base_s,
+                    backoff_max_s=rtu.backoff_max_s,
                 )
             )
             for dev in rtu.devices:
@@ -304,9 +418,7 @@ class Gateway:
                 readings = []
             self.publish(readings)
             self.metrics.polls.labels(device_id).inc()
-            self.metrics.device_online.labels(device_id, target.protocol).set(
-                1 if device.online else 0
-            )
+            self.set_online(device_id, device.online)
             next_at += interval
             now = time.monotonic()
             if next_at < now:
@@ -318,9 +430,14 @@ class Gateway:
 
     async def _writer(self) -> None:
         interval = self.config.buffer.commit_interval_ms / 1000
+        bounds_checked = time.monotonic()
         while True:
             await asyncio.sleep(interval)
             self._flush()
+            if time.monotonic() - bounds_checked >= BOUNDS_CHECK_S:
+                bounds_checked = time.monotonic()
+                evicted = self.buffer.enforce_bounds()
+                self.metrics.records_evicted.inc(evicted)
 
     def _flush(self) -> None:
         """Commit what the poll loops took; the one place records enter the buffer."""
@@ -345,106 +462,6 @@ class Gateway:
 
     # --- uplink ------------------------------------------------------------------
 
-    async def _uplink(self) -> None:
-        cloud = self.config.cloud
-        ca = str(cloud.ca_file) if cloud.ca_file else True
-        limit = cloud.batch_max_records
-        async with UplinkClient(
-            base_url=cloud.url,
-            token=cloud.token(),
-            verify=ca,
-            timeout_s=cloud.timeout_s,
-        ) as client:
-            while True:
-                self._update_depth()
-                batch = self.buffer.next_batch(limit)
-                if batch is None:
-                    self._new_data.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._new_data.wait(), cloud.sync_interval_s
-                        )
-                    continue
-                try:
-                    await self._send(client, batch)
-                except BatchTooLargeError as exc:
-                    limit = max(1, len(batch.records) // 2)
-                    logger.warning(
-                        "cloud: batch too large (%s); sending %d at a time", exc, limit
-                    )
-                    continue
-                except BatchRejectedError as exc:
-                    if len(batch.records) > 1:
-                        limit = max(1, len(batch.records) // 2)
-                        logger.warning(
-                            "cloud refused a batch (%s); narrowing to %d", exc, limit
-                        )
-                    else:
-                        self.buffer.set_aside(
-                            [r.seq for r in batch.records], exc.detail
-                        )
-                        self.metrics.records_set_aside.inc(len(batch.records))
-                    continue
-                limit = min(cloud.batch_max_records, limit * 2)
-
-    async def _send(self, client: UplinkClient, batch: Batch) -> None:
-        readings: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for record in batch.records:
-            is_reading, wire = wire_record(record)
-            (readings if is_reading else events).append(wire)
-        gaps = [asdict(g) for g in batch.gaps]
-        batch_id = f"{self.config.gateway.id}:{batch.first_seq}-{batch.last_seq}"
-        body = encode_batch(
-            gateway_id=self.config.gateway.id,
-            batch_id=batch_id,
-            first_seq=batch.first_seq,
-            last_seq=batch.last_seq,
-            readings=readings,
-            events=events,
-            gaps=gaps,
-        )
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(
-                (TransientError, AuthError, AckMismatchError)
-            ),
-            wait=wait_random_exponential(
-                multiplier=self.config.cloud.backoff_initial_s,
-                max=self.config.cloud.backoff_max_s,
-            ),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                ack = await client.send(
-                    body,
-                    batch_id=batch_id,
-                    first_seq=batch.first_seq,
-                    last_seq=batch.last_seq,
-                )
-        self.buffer.ack(batch.first_seq, batch.last_seq)
-        synced = len(batch.records)
-        self._synced += synced
-        self.metrics.records_synced.inc(synced)
-        self.metrics.batches_sent.inc()
-        self.metrics.cloud_reachable.set(1)
-        if ack.duplicates:
-            logger.info(
-                "cloud already had %d of the %d records of %s (a retried batch)",
-                ack.duplicates,
-                synced,
-                batch_id,
-            )
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        reason = type(exc).__name__ if exc else "unknown"
-        self.metrics.uplink_failures.labels(reason).inc()
-        self.metrics.cloud_reachable.set(0)
-        log = logger.warning if state.attempt_number == 1 else logger.debug
-        log("uplink: %s (attempt %d); retrying", exc, state.attempt_number)
-
     async def _drain(self, uplink: asyncio.Task[None], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -456,33 +473,91 @@ class Gateway:
             await asyncio.sleep(0.05)
         return self.buffer.next_batch(1) is None and not self._pending
 
-    def _update_depth(self) -> None:
-        now = time.monotonic()
-        if now - self._depth_checked_at < 1.0:
-            return
-        self._depth_checked_at = now
-        stats = self.buffer.stats()
-        self.metrics.buffer_depth.set(stats.depth)
-        age = 0.0
-        if stats.oldest_ts_us is not None:
-            age = max(0.0, time.time() - stats.oldest_ts_us / 1e6)
-        self.metrics.oldest_unsent_age.set(age)
-
     # --- reporting ---------------------------------------------------------------
 
-    def _summary(self, drained: bool) -> RunSummary:
+    async def _until_stopped(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.create_task(stop.wait())
+        restart = asyncio.create_task(self._restart.wait())
+        await asyncio.wait({stopped, restart}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        restart.cancel()
+
+    def _summary(self, drained: bool, restart: bool = False) -> RunSummary:
         stats = self.buffer.stats()
         return RunSummary(
             readings_committed=self._committed["reading"],
             events_committed=self._committed["event"],
-            records_synced=self._synced,
+            records_synced=self.uplink.synced,
+            readings_synced=self.uplink.readings_synced,
             records_evicted=stats.evicted_total,
             records_set_aside=stats.set_aside_total,
             buffer_depth=stats.depth,
             last_seq=stats.last_seq,
             drained=drained,
+            restart=restart,
         )
 
     def _write_summary(self, summary: RunSummary) -> None:
         path = self.config.gateway.data_dir / "last_run.json"
         path.write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
+
+
+class CurrentRegistry:
+    """The metrics of whichever Gateway runs now, for one long-lived HTTP endpoint."""
+
+    def __init__(self) -> None:
+        self.gateway: Gateway | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.gateway is not None:
+            yield from self.gateway.metrics.registry.collect()
+
+
+async def serve(
+    site_path: Path,
+    stop: asyncio.Event,
+    *,
+    drain_timeout_s: float = 30.0,
+    registry: CurrentRegistry | None = None,
+) -> RunSummary:
+    """Run the gateway on ``site_path`` until stopped, through config updates.
+
+    A configuration staged by an ``update_config`` command runs on trial: if it does
+    not load, fails to start, or brings no device online, the previous file is put
+    back and the gateway starts on it again; the outcome is reported either way. A
+    trial found at process start means the process died trying it: rolled back too.
+    """
+    marker = site_path.with_name(TRIAL_FILE)
+    outcome: tuple[str, str] | None = None
+    if marker.exists():
+        outcome = (marker.read_text(encoding="utf-8").strip(), "the gateway died")
+    while True:
+        trial = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+        if outcome is not None and trial is not None:
+            roll_back_config(site_path)
+            marker.unlink()
+            trial = None
+        config = load_config(site_path)
+        gateway = Gateway(config, site_path=site_path)
+        if registry is not None:
+            registry.gateway = gateway
+        if outcome is not None:
+            command_id, why = outcome
+            gateway.commands.report(
+                command_id,
+                None,
+                FAILED,
+                f"{why} on the new configuration; the previous one is restored",
+            )
+            outcome = None
+        gateway.trial = trial
+        try:
+            summary = await gateway.run(stop, drain_timeout_s=drain_timeout_s)
+        except Exception as exc:
+            if trial is None:
+                raise
+            logger.exception("the new configuration failed to start; rolling back")
+            outcome = (trial, f"start failed ({type(exc).__name__}: {exc})")
+            continue
+        if not summary.restart:
+            return summary

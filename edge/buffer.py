@@ -159,6 +159,21 @@ def _create_records(db: Database) -> None:
     )
 
 
+@_migrations(name="002_commands")
+def _create_commands(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        """
+    )
+
+
 _INSERT = (
     "INSERT INTO records (seq, kind, priority, device_id, name, ts_us, value, text,"
     " unit, quality, reason, data, boot_no, mono_ns, clock_trusted)"
@@ -196,6 +211,8 @@ class Buffer:
             # A fresh database after a lost one: resume past everything ever reserved.
             self._last_seq = self._reserved_to
         self.evicted_total = self._meta("evicted_total")
+        # Records up to here are in a batch on its way to the cloud: not evictable.
+        self.protected_upto = 0
         self.set_aside_total = self._meta("set_aside_total")
 
     # --- opening ---------------------------------------------------------------
@@ -310,11 +327,13 @@ class Buffer:
 
     # --- reading for the uplink ------------------------------------------------
 
-    def next_batch(self, limit: int) -> Batch | None:
-        """The oldest unsent records and gaps, as one contiguous sequence range."""
+    def next_batch(self, limit: int, *, after_seq: int = 0) -> Batch | None:
+        """The oldest unsent records and gaps past ``after_seq``, as one contiguous
+        sequence range (``after_seq`` skips ranges already in flight)."""
         lo_row = self._db.execute(
-            "SELECT min(s) FROM (SELECT min(seq) AS s FROM records"
-            " UNION ALL SELECT min(first_seq) FROM gaps)"
+            "SELECT min(s) FROM (SELECT min(seq) AS s FROM records WHERE seq > ?"
+            " UNION ALL SELECT min(first_seq) FROM gaps WHERE first_seq > ?)",
+            [after_seq, after_seq],
         ).fetchone()
         if lo_row is None or lo_row[0] is None:
             return None
@@ -376,6 +395,30 @@ class Buffer:
             "buffer %s: set aside records refused by the cloud: %s", self.path, reason
         )
 
+    # --- commands from the cloud ---------------------------------------------------
+
+    def claim_command(self, command_id: str, kind: str) -> bool:
+        """Record a command as started; False if its id was seen before."""
+        with self._db.atomic():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO commands (id, kind, status, received_at)"
+                " VALUES (?, ?, 'running', ?)",
+                [command_id, kind, datetime.now(UTC).isoformat()],
+            )
+        return cur.rowcount == 1
+
+    def finish_command(self, command_id: str, status: str) -> None:
+        with self._db.atomic():
+            self._db.execute(
+                "UPDATE commands SET status = ?, finished_at = ? WHERE id = ?",
+                [status, datetime.now(UTC).isoformat(), command_id],
+            )
+
+    def unfinished_commands(self) -> list[str]:
+        """Commands started but never finished: the gateway died while running them."""
+        rows = self._db.execute("SELECT id FROM commands WHERE status = 'running'")
+        return [str(row[0]) for row in rows]
+
     # --- bounds ----------------------------------------------------------------
 
     def enforce_bounds(self, now_us: int | None = None) -> int:
@@ -384,7 +427,8 @@ class Buffer:
         evicted = 0
         cutoff = now_us - int(self.max_age_s * 1_000_000)
         old = self._db.execute(
-            "SELECT count(*) FROM records WHERE priority = 0 AND ts_us < ?", [cutoff]
+            "SELECT count(*) FROM records WHERE priority = 0 AND ts_us < ? AND seq > ?",
+            [cutoff, self.protected_upto],
         ).fetchone()[0]
         if old:
             evicted += self._evict_oldest_telemetry(
@@ -406,8 +450,9 @@ class Buffer:
             seqs = [
                 int(r[0])
                 for r in self._db.execute(
-                    "SELECT seq FROM records WHERE priority = 0 ORDER BY seq LIMIT ?",
-                    [count],
+                    "SELECT seq FROM records WHERE priority = 0 AND seq > ?"
+                    " ORDER BY seq LIMIT ?",
+                    [self.protected_upto, count],
                 )
             ]
             if not seqs:

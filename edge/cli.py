@@ -42,22 +42,23 @@ def run(
     # pymodbus logs a device's late or stray reply as an ERROR with a frame dump; the
     # driver already detects, counts and reports those per device.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    site = _load(config)
-    asyncio.run(_run(site, drain_timeout))
+    _load(config)
+    asyncio.run(_run(config, drain_timeout))
 
 
-async def _run(site: SiteConfig, drain_timeout: float) -> None:
-    from edge.agent import Gateway
+async def _run(site_path: Path, drain_timeout: float) -> None:
+    from edge.agent import CurrentRegistry, serve
 
-    gateway = Gateway(site)
-    start_http_server(
-        site.health.port, addr=site.health.host, registry=gateway.metrics.registry
-    )
+    site = _load(site_path)
+    registry = CurrentRegistry()
+    start_http_server(site.health.port, addr=site.health.host, registry=registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    summary = await gateway.run(stop, drain_timeout_s=drain_timeout)
+    summary = await serve(
+        site_path, stop, drain_timeout_s=drain_timeout, registry=registry
+    )
     logging.getLogger("edge").info("stopped: %s", summary)
 
 

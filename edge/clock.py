@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,14 +48,22 @@ class WallClockGuard:
     time (NTP sync state, or the cloud's clock in a sync answer).
     """
 
-    def __init__(self, *, jump_tolerance_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        jump_tolerance_s: float = 2.0,
+        wall_ns: Callable[[], int] = time.time_ns,
+        mono_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self._tolerance_us = int(jump_tolerance_s * 1_000_000)
+        self._wall_ns = wall_ns
+        self._mono_ns = mono_ns
         self._offset_us: int | None = None
         self._jumped = False
 
     def sample(self) -> ClockSample:
-        wall_us = time.time_ns() // 1000
-        mono_ns = time.monotonic_ns()
+        wall_us = self._wall_ns() // 1000
+        mono_ns = self._mono_ns()
         offset = wall_us - mono_ns // 1000
         if (
             self._offset_us is not None
@@ -70,9 +79,15 @@ class WallClockGuard:
         plausible = wall_us >= int(EARLIEST_PLAUSIBLE.timestamp() * 1_000_000)
         return ClockSample(wall_us, mono_ns, plausible and not self._jumped)
 
+    def distrust(self, reason: str) -> None:
+        """The wall clock is known to be wrong; flag readings until ``trust()``."""
+        if not self._jumped:
+            logger.warning("wall clock distrusted: %s", reason)
+        self._jumped = True
+
     def trust(self) -> None:
         """The current wall clock has been confirmed; trust it again from now on."""
         if self._jumped:
             logger.info("wall clock confirmed; readings trusted again")
         self._jumped = False
-        self._offset_us = time.time_ns() // 1000 - time.monotonic_ns() // 1000
+        self._offset_us = self._wall_ns() // 1000 - self._mono_ns() // 1000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -43,6 +44,8 @@ class CloudSection(_Section):
     timeout_s: float = Field(default=15.0, gt=0)
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=5.0, gt=0)
+    health_interval_s: float = Field(default=10.0, gt=0)
+    config_trial_s: float = Field(default=30.0, gt=0)
 
     def token(self) -> str:
         """The gateway token: from ``PAMS_EDGE_TOKEN`` or the token file."""
@@ -81,16 +84,22 @@ class ModbusDevice(_Section):
     timeout_s: float | None = Field(default=None, gt=0)
 
 
-class ModbusTcpBus(_Section):
+class _ModbusBus(_Section):
+    """What both Modbus transports share: timeouts and the backoff of dead devices."""
+
     id: DeviceId
+    timeout_s: float = Field(default=1.0, gt=0)
+    backoff_base_s: float = Field(default=2.0, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+
+
+class ModbusTcpBus(_ModbusBus):
     host: str
     port: int = Field(default=502, ge=1, le=65535)
-    timeout_s: float = Field(default=1.0, gt=0)
     devices: list[ModbusDevice] = Field(min_length=1)
 
 
-class ModbusRtuBus(_Section):
-    id: DeviceId
+class ModbusRtuBus(_ModbusBus):
     port: str
     baudrate: int = Field(default=9600, ge=300, le=921_600)
     parity: Literal["N", "E", "O"] = "N"
@@ -160,6 +169,76 @@ class MqttSection(_Section):
             raise ConfigError(f"cannot read [mqtt] password_file: {exc}") from exc
 
 
+# --- alarms, rules and local actions (edge.alarms) ---------------------------------
+
+Severity = Literal["critical", "major", "minor", "warning"]
+AlarmType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+
+
+class AlarmsSection(_Section):
+    """How the gateway's alarm engine behaves; see edge.alarms."""
+
+    clear_hold_s: float = Field(default=2.0, ge=0, le=3600)
+    tick_s: float = Field(default=0.25, gt=0, le=5)
+    rules_version: int = Field(default=0, ge=0)
+    severity: dict[AlarmType, Severity] = Field(default_factory=dict)
+
+
+class RuleSection(_Section):
+    """One alarm rule. Exactly one condition: ``above``/``below`` (a threshold),
+    ``rate_per_min``, ``stale_s`` or ``offline_s``; see edge.alarms.rules."""
+
+    id: DeviceId
+    device: DeviceId
+    point: str | None = Field(default=None, min_length=1, max_length=64)
+    type: AlarmType | None = None
+    severity: Severity | None = None
+    above: Decimal | None = None
+    below: Decimal | None = None
+    clear_below: Decimal | None = None
+    clear_above: Decimal | None = None
+    rate_per_min: Decimal | None = None
+    rate_window_s: float = Field(default=60.0, gt=0, le=86400)
+    stale_s: float | None = Field(default=None, gt=0)
+    offline_s: float | None = Field(default=None, ge=0)
+    for_s: float = Field(default=0.0, ge=0)
+    hold_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> RuleSection:
+        from edge.alarms.rules import check_rule
+
+        check_rule(self)
+        return self
+
+
+class ActionSection(_Section):
+    """A safe local action taken when an alarm of type ``on`` is raised."""
+
+    on: AlarmType
+    kind: Literal["close_valve", "release_doors"]
+    device: DeviceId | None = None
+    devices: list[DeviceId] = Field(default_factory=list)
+    point: str = Field(default="valve", min_length=1, max_length=64)
+    seconds: float = Field(default=25.0, gt=0)
+    sources: list[DeviceId] | None = None
+    verify_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    verify_interval_s: float = Field(default=0.1, gt=0, le=10)
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_delay_s: float = Field(default=2.0, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _targets(self) -> ActionSection:
+        if self.kind == "close_valve" and (self.device is None or self.devices):
+            raise ValueError('close_valve takes one device = "...", not devices')
+        if self.kind == "release_doors" and (not self.devices or self.device):
+            raise ValueError('release_doors takes devices = ["..."], not device')
+        return self
+
+
+# --- the whole file ------------------------------------------------------------------
+
+
 class SiteConfig(_Section):
     gateway: GatewaySection
     cloud: CloudSection
@@ -170,6 +249,9 @@ class SiteConfig(_Section):
     mqtt: MqttSection | None = None
     ble: BleSection | None = None
     osdp: list[OsdpBus] = Field(default_factory=list)
+    alarms: AlarmsSection = AlarmsSection()
+    rules: list[RuleSection] = Field(default_factory=list)
+    actions: list[ActionSection] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
@@ -202,6 +284,7 @@ def load_config(path: Path) -> SiteConfig:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from exc
     _check_profiles(path, config)
+    _check_alarms(path, config)
     return config
 
 
@@ -266,3 +349,13 @@ def _check_push_profiles(path: Path, config: SiteConfig) -> None:
             raise ConfigError(
                 f"{path}: {where}: profile {profile_id!r}: {exc}"
             ) from exc
+
+
+def _check_alarms(path: Path, config: SiteConfig) -> None:
+    """Rules and actions against the devices and profiles they name."""
+    from edge.alarms.site import SiteError, check_site
+
+    try:
+        check_site(config)
+    except SiteError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

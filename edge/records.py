@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,29 +70,37 @@ def _ts_us(ts: datetime) -> int:
     return int(ts.timestamp() * 1_000_000)
 
 
-def ts_iso(ts_us: int) -> str:
-    return datetime.fromtimestamp(ts_us / 1_000_000, UTC).isoformat()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ts_datetime(ts_us: int) -> datetime:
+    """Exact to the microsecond (a float of seconds is not, this far from 1970)."""
+    return EPOCH + timedelta(microseconds=ts_us)
 
 
 def wire_record(record: StoredRecord) -> tuple[bool, dict[str, Any]]:
     """(is_reading, dict) in the shape of ``sync.schema.Reading`` or ``Event``."""
-    common: dict[str, Any] = {
+    wire: dict[str, Any] = {
         "seq": record.seq,
         "device_id": record.device_id,
-        "ts": ts_iso(record.ts_us),
+        "ts": ts_datetime(record.ts_us),
         "boot_id": record.boot_id,
         "mono_ns": record.mono_ns,
-        "clock_trusted": bool(record.clock_trusted),
+        "clock_trusted": record.clock_trusted == 1,
     }
     if record.kind == KIND_EVENT:
-        common["kind"] = record.name
-        common["priority"] = record.priority
-        common["data"] = json.loads(record.data) if record.data else {}
-        return False, common
-    common["point"] = record.name
-    common["quality"] = record.quality or "good"
-    for key in ("value", "text", "unit", "reason"):
-        field = getattr(record, key)
-        if field is not None:
-            common[key] = field
-    return True, common
+        wire["kind"] = record.name
+        wire["priority"] = record.priority
+        wire["data"] = json.loads(record.data) if record.data else {}
+        return False, wire
+    wire["point"] = record.name
+    wire["quality"] = record.quality or "good"
+    if record.value is not None:
+        wire["value"] = record.value
+    if record.text is not None:
+        wire["text"] = record.text
+    if record.unit is not None:
+        wire["unit"] = record.unit
+    if record.reason is not None:
+        wire["reason"] = record.reason
+    return True, wire

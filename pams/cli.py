@@ -27,12 +27,49 @@ _PARTS = {
     "sim": ("sim.cli", "The device simulator."),
 }
 
+
+def chaos(
+    duration: Annotated[float, typer.Option(help="Seconds of chaos.")] = 120.0,
+    kills: Annotated[int, typer.Option(help="SIGKILLs of the gateway.")] = 5,
+    outages: Annotated[int, typer.Option(help="Times the cloud is cut off.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Repeat a run's timeline.")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON only.")
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Databases and logs.")] = Path(
+        "var/chaos"
+    ),
+) -> None:
+    """Kill the gateway, cut and crash the cloud; then count what was lost."""
+    from pams.chaos import run_chaos
+    from pams.demo import DemoError
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    scenario = Path(str(files("sim") / "scenarios" / "demo.toml"))
+    try:
+        result = run_chaos(
+            workdir.resolve(),
+            scenario,
+            duration_s=duration,
+            kills=kills,
+            outages=outages,
+            seed=seed,
+        )
+    except DemoError as exc:
+        typer.echo(f"chaos run failed: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(json.dumps(result) if json_output else json.dumps(result, indent=2))
+
+
 for _name, (_module, _help) in _PARTS.items():
     try:
         _sub = importlib.import_module(_module).app
     except ImportError as exc:  # the extra for this part is not installed
         logger.debug("pams %s unavailable: %s", _name, exc)
         continue
+    if _name == "sim":
+        _sub.command("chaos")(chaos)
     app.add_typer(_sub, name=_name, help=_help)
 
 

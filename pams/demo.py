@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 GATEWAY_ID = "demo-gw"
 ADMIN_EMAIL = "demo@pams.example.com"
+DOOR_EVENT_KINDS = ("door_opened", "door_closed", "door_forced", "door_held_open")
 
 
 class DemoError(Exception):
@@ -55,6 +56,8 @@ class Progress:
     buffered: int = 0
     in_cloud: int = 0
     cloud_up: bool = False
+    alarms_raised: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def by_protocol(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -73,11 +76,16 @@ class DemoRun:
     cloud_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    uplink_port: int | None = None  # the gateway reaches the cloud here (a proxy)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def cloud_url(self) -> str:
         return f"http://127.0.0.1:{self.cloud_port}"
+
+    @property
+    def uplink_url(self) -> str:
+        return f"http://127.0.0.1:{self.uplink_port or self.cloud_port}"
 
     @property
     def cloud_dir(self) -> Path:
@@ -94,6 +102,21 @@ class DemoRun:
         for sub in ("cloud", "edge", "sim", "logs"):
             (self.workdir / sub).mkdir(exist_ok=True)
         self._prepare_cloud()
+        self.start_cloud(wait=False)
+        wiring = self.workdir / "sim" / "wiring.json"
+        self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
+        self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
+        self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+        self.site.write_text(
+            site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
+        )
+        self.start_gateway()
+
+    @property
+    def site(self) -> Path:
+        return self.edge_dir / "site.toml"
+
+    def start_cloud(self, *, wait: bool = True) -> None:
         self._spawn(
             "cloud",
             "cloud",
@@ -105,15 +128,28 @@ class DemoRun:
             "--data-dir",
             str(self.cloud_dir),
         )
-        wiring = self.workdir / "sim" / "wiring.json"
-        self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
-        self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
-        self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
-        site = self.workdir / "edge" / "site.toml"
-        site.write_text(
-            site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
-        )
-        self._spawn("edge", "edge", "run", "--config", str(site))
+        if wait:
+            self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+
+    def stop_cloud(self, *, kill: bool = False) -> None:
+        """Stop the cloud: SIGTERM (it finishes requests in hand) or SIGKILL."""
+        self._stop("cloud", signal.SIGKILL if kill else signal.SIGTERM)
+
+    def start_gateway(self) -> None:
+        self._spawn("edge", "edge", "run", "--config", str(self.site))
+
+    def kill_gateway(self) -> None:
+        """SIGKILL: what a power cut or the OOM killer does to the gateway."""
+        self._stop("edge", signal.SIGKILL)
+
+    def _stop(self, name: str, sig: signal.Signals) -> None:
+        proc = self.processes.pop(name)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def _prepare_cloud(self) -> None:
         data = ["--data-dir", str(self.cloud_dir)]
@@ -149,7 +185,7 @@ class DemoRun:
             )
 
     def _spawn(self, name: str, *args: str) -> None:
-        log = (self.workdir / "logs" / f"{name}.log").open("wb")
+        log = (self.workdir / "logs" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603
             pams_command(*args),
             stdout=log,
@@ -251,12 +287,25 @@ def _read_metrics(text: str, progress: Progress) -> None:
                     sample.labels["protocol"],
                     sample.value == 1,
                 )
-            elif sample.name == "pams_edge_records_committed_total":
-                progress.committed += int(sample.value)
+            elif (
+                sample.name == "pams_edge_records_committed_total"
+                and sample.labels.get("kind") == "reading"
+            ):
+                progress.committed = int(sample.value)
             elif sample.name == "pams_edge_records_synced_total":
                 progress.synced = int(sample.value)
             elif sample.name == "pams_edge_buffer_depth":
                 progress.buffered = int(sample.value)
+            elif sample.name == "pams_edge_alarms_raised_total":
+                alarm_type = sample.labels["type"]
+                raised = progress.alarms_raised.get(alarm_type, 0) + int(sample.value)
+                progress.alarms_raised[alarm_type] = raised
+            elif sample.name == "pams_edge_actions_total":
+                outcome = (
+                    "verified" if sample.labels["verified"] == "true" else "failed"
+                )
+                counts = progress.actions.setdefault(sample.labels["action"], {})
+                counts[outcome] = int(sample.value)
 
 
 def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
@@ -267,7 +316,7 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
         f'data_dir = "{run.edge_dir}"',
         "",
         "[cloud]",
-        f'url = "{run.cloud_url}"',
+        f'url = "{run.uplink_url}"',
         f'token_file = "{run.edge_dir / "gateway.token"}"',
         "sync_interval_s = 0.5",
         "",
@@ -316,6 +365,7 @@ def site_config(wiring: dict[str, Any], run: DemoRun) -> str:
                 "",
             ]
     lines += _push_sections(wiring)
+    lines += _alarm_sections(wiring)
     return "\n".join(lines)
 
 
@@ -379,6 +429,40 @@ def _push_sections(wiring: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _alarm_sections(wiring: dict[str, Any]) -> list[str]:
+    """The demo building's alarm rules and local actions, for the devices it has."""
+    devices = {d["device_id"] for d in wiring.get("modbus_tcp", [])}
+    devices |= {
+        d["device_id"] for line in wiring.get("modbus_rtu", []) for d in line["devices"]
+    }
+    devices |= {d["device_id"] for d in (wiring.get("mqtt") or {}).get("devices", [])}
+    devices |= {
+        r["device_id"] for line in wiring.get("osdp", []) for r in line["readers"]
+    }
+    lines = ["[alarms]", "clear_hold_s = 2.0", ""]
+    if "main-incomer" in devices:  # EN 50160: 230 V ± 10 %
+        lines += [
+            "[[rules]]",
+            'id = "incomer-voltage"',
+            'device = "main-incomer"',
+            'point = "voltage_l1"',
+            "above = 253",
+            "below = 207",
+            "for_s = 10",
+            "",
+        ]
+    if "apt-103" in devices:  # the demo meter that goes silent at 45 s
+        lines += ["[[rules]]", 'id = "apt-103-offline"', 'device = "apt-103"']
+        lines += ["offline_s = 5", ""]
+    if {"water-main", "leak-basement"} <= devices:
+        lines += ["[[actions]]", 'on = "water_leak"', 'kind = "close_valve"']
+        lines += ['device = "water-main"', ""]
+    if {"door-lobby", "smoke-binstore"} <= devices:
+        lines += ["[[actions]]", 'on = "smoke"', 'kind = "release_doors"']
+        lines += ['devices = ["door-lobby"]', "seconds = 25", ""]
+    return lines
+
+
 @contextlib.contextmanager
 def demo_run(workdir: Path, scenario: Path) -> Iterator[DemoRun]:
     run = DemoRun(workdir=workdir, scenario=scenario)
@@ -395,6 +479,7 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
     stats = run.cloud_stats()
     polled = int(gateway["readings_committed"])
     in_cloud = int(stats["readings"])
+    kinds: dict[str, int] = stats.get("events_by_kind", {})
     return {
         "duration_s": duration_s,
         "devices": {
@@ -404,9 +489,16 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
         },
         "readings": {
             "polled": polled,
-            "synced": int(gateway["records_synced"]),
+            "synced": int(gateway["readings_synced"]),
             "in_cloud": in_cloud,
             "lost": polled - in_cloud,
         },
+        "events": {
+            "card_reads": kinds.get("card_read", 0),
+            "door_events": sum(kinds.get(k, 0) for k in DOOR_EVENT_KINDS),
+            "button_presses": kinds.get("button_press", 0),
+        },
+        "alarms_raised": before_stop.alarms_raised,
+        "actions": before_stop.actions,
         "cloud_url": run.cloud_url,
     }

@@ -147,3 +147,43 @@ class BatchAck(BaseModel):
     accepted: int = Field(ge=0, description="Records stored by this request.")
     duplicates: int = Field(ge=0, description="Records already stored before.")
     commands: list[Command] = Field(default_factory=list)
+
+
+class DeviceHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device_id: DeviceId
+    protocol: str = Field(max_length=32)
+    online: bool
+    last_error: str | None = Field(default=None, max_length=512)
+
+
+class HealthReport(BaseModel):
+    """What a gateway says of itself every few seconds.
+
+    Posted to ``/api/v1/gateway/health`` with the gateway's token.
+    The answer is a ``HealthAnswer``: the commands queued for the gateway and the
+    cloud's clock, so an idle gateway still gets its commands, and a gateway whose
+    wall clock agrees with the cloud's can trust it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    gateway_id: DeviceId
+    sent_at: UtcDatetime
+    boot_id: str = Field(max_length=64)
+    clock_trusted: bool
+    buffer_depth: int = Field(ge=0)
+    oldest_unsent_age_s: float = Field(ge=0)
+    last_seq: int = Field(ge=0)
+    evicted_total: int = Field(ge=0)
+    set_aside_total: int = Field(ge=0)
+    config_version: str | None = Field(default=None, max_length=64)
+    devices: list[DeviceHealth] = Field(default_factory=list, max_length=10_000)
+
+
+class HealthAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    server_time: UtcDatetime
+    commands: list[Command] = Field(default_factory=list)

@@ -14,7 +14,6 @@ batch and what to do with each kind of failure, which this module sorts into cla
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import ssl
 from datetime import UTC, datetime
@@ -22,13 +21,15 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
-from sync.schema import SCHEMA_VERSION, BatchAck
+from sync.schema import SCHEMA_VERSION, BatchAck, HealthAnswer, HealthReport
 
 logger = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/ingest"
+HEALTH_PATH = "/api/v1/gateway/health"
 
 
 class UplinkError(Exception):
@@ -73,9 +74,9 @@ def encode_batch(
 ) -> bytes:
     """The gzip-compressed JSON body of one batch, as ``sync.schema.Batch`` reads it.
 
-    Records are plain dicts so a 5,000-record batch is not built as 5,000 pydantic
-    objects on a Raspberry Pi; the contract tests check that the cloud's model
-    accepts exactly what this produces.
+    Records are plain dicts (timestamps as aware ``datetime``) so a 5,000-record batch
+    is not built as 5,000 pydantic objects on a Raspberry Pi, and orjson writes them;
+    the contract tests check that the cloud's model accepts exactly what this makes.
     """
     body = {
         "schema_version": SCHEMA_VERSION,
@@ -83,13 +84,12 @@ def encode_batch(
         "batch_id": batch_id,
         "first_seq": first_seq,
         "last_seq": last_seq,
-        "sent_at": datetime.now(UTC).isoformat(),
+        "sent_at": datetime.now(UTC),
         "readings": readings,
         "events": events,
         "gaps": gaps,
     }
-    raw = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-    return gzip.compress(raw, compresslevel=compresslevel)
+    return gzip.compress(orjson.dumps(body), compresslevel=compresslevel)
 
 
 class UplinkClient:
@@ -185,6 +185,27 @@ class UplinkClient:
                 f"acknowledged {ack.batch_id} [{ack.first_seq}, {ack.last_seq}]"
             )
         return ack
+
+    async def report_health(self, report: HealthReport) -> HealthAnswer:
+        """Post the gateway's health; the answer carries queued commands."""
+        if self._client is None:
+            raise RuntimeError("UplinkClient is used outside its 'async with' block")
+        try:
+            response = await self._client.post(
+                HEALTH_PATH,
+                content=report.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise TransientError(f"cloud unreachable: {exc!r}") from exc
+        if response.status_code in (401, 403):
+            raise AuthError(f"cloud refused the gateway token: {_detail(response)}")
+        if response.status_code != 200:
+            raise TransientError(f"health report answered {response.status_code}")
+        try:
+            return HealthAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise TransientError(f"health answer not understood: {exc}") from exc
 
 
 def _detail(response: httpx.Response) -> str:

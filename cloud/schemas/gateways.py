@@ -57,3 +57,20 @@ class GatewayStats(BaseModel):
     last_seen_at: datetime | None
     rejected_batches: int
     last_rejection: str | None
+    events_by_kind: dict[str, int] = Field(
+        default_factory=dict, description="Events stored, per kind (card_read, ...)."
+    )
+
+
+class GatewayIntegrity(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    upto: int = Field(description="Seqs 1..upto were examined.")
+    stored_records: int = Field(description="Seqs stored as readings or events.")
+    reported_gaps: int = Field(description="Seqs the gateway declared dropped.")
+    missing: int = Field(description="Seqs neither stored nor declared: lost.")
+    missing_ranges: list[tuple[int, int]] = Field(description="The first 100 of them.")
+    overlapping: int = Field(description="Seqs held twice (a record and a gap).")
+    duplicate_readings: int = Field(
+        description="Extra copies of one device point at one timestamp."
+    )

@@ -95,6 +95,7 @@ class GatewayStatistics:
     last_seen_at: datetime | None
     rejected_batches: int
     last_rejection: str | None
+    events_by_kind: dict[str, int]
 
 
 def gateway_stats(session: Session, scope: Scope, gateway_id: str) -> GatewayStatistics:
@@ -115,6 +116,11 @@ def gateway_stats(session: Session, scope: Scope, gateway_id: str) -> GatewaySta
             sa.func.max(GapRow.last_seq),
         ).where(GapRow.gateway_id == gateway_id)
     ).one()
+    by_kind = session.execute(
+        sa.select(EventRow.kind, sa.func.count())
+        .where(EventRow.gateway_id == gateway_id)
+        .group_by(EventRow.kind)
+    ).all()
     maxima = [m for m in (reading_max, event_max, gap_max) if m is not None]
     return GatewayStatistics(
         readings=int(readings),
@@ -124,4 +130,96 @@ def gateway_stats(session: Session, scope: Scope, gateway_id: str) -> GatewaySta
         last_seen_at=gateway.last_seen_at,
         rejected_batches=gateway.rejected_batches,
         last_rejection=gateway.last_rejection,
+        events_by_kind={str(kind): int(n) for kind, n in by_kind},
     )
+
+
+@dataclass(frozen=True)
+class GatewayIntegrity:
+    """What the cloud holds of a gateway's sequence, for store-and-forward audits."""
+
+    upto: int
+    stored_records: int
+    reported_gaps: int
+    missing: int
+    missing_ranges: list[tuple[int, int]]
+    overlapping: int
+    duplicate_readings: int
+
+
+def gateway_integrity(
+    session: Session, scope: Scope, gateway_id: str, upto: int
+) -> GatewayIntegrity:
+    """Which of the seqs 1..``upto`` the cloud has, as records or as declared gaps.
+
+    ``missing`` counts seqs that are neither stored nor declared dropped (lost in
+    transit); ``overlapping`` counts seqs held twice (as a record and in a gap, or in
+    two gaps); ``duplicate_readings`` counts extra copies of a reading of one device
+    point at one timestamp under different seqs.
+    """
+    scope.get(session, Gateway, gateway_id)
+    islands = _stored_islands(session, gateway_id, upto)
+    gaps = [
+        (int(first), int(min(last, upto)))
+        for first, last in session.execute(
+            sa.select(GapRow.first_seq, GapRow.last_seq)
+            .where(GapRow.gateway_id == gateway_id, GapRow.first_seq <= upto)
+            .order_by(GapRow.first_seq)
+        )
+    ]
+    covered = sorted(islands + gaps)
+    missing_ranges, overlapping, cursor = [], 0, 1
+    for first, last in covered:
+        if first > cursor:
+            missing_ranges.append((cursor, first - 1))
+        overlapping += max(0, min(last, cursor - 1) - first + 1)
+        cursor = max(cursor, last + 1)
+    if cursor <= upto:
+        missing_ranges.append((cursor, upto))
+    return GatewayIntegrity(
+        upto=upto,
+        stored_records=sum(last - first + 1 for first, last in islands),
+        reported_gaps=sum(last - first + 1 for first, last in gaps),
+        missing=sum(last - first + 1 for first, last in missing_ranges),
+        missing_ranges=missing_ranges[:100],
+        overlapping=overlapping,
+        duplicate_readings=_duplicate_readings(session, gateway_id),
+    )
+
+
+def _stored_islands(
+    session: Session, gateway_id: str, upto: int
+) -> list[tuple[int, int]]:
+    """Runs of consecutive seqs stored as readings or events (gaps and islands)."""
+    seqs = sa.union_all(
+        sa.select(ReadingRow.seq.label("seq")).where(
+            ReadingRow.gateway_id == gateway_id, ReadingRow.seq <= upto
+        ),
+        sa.select(EventRow.seq.label("seq")).where(
+            EventRow.gateway_id == gateway_id, EventRow.seq <= upto
+        ),
+    ).subquery()
+    numbered = sa.select(
+        seqs.c.seq,
+        (seqs.c.seq - sa.func.row_number().over(order_by=seqs.c.seq)).label("island"),
+    ).subquery()
+    rows = session.execute(
+        sa.select(sa.func.min(numbered.c.seq), sa.func.max(numbered.c.seq))
+        .group_by(numbered.c.island)
+        .order_by(sa.func.min(numbered.c.seq))
+    )
+    return [(int(first), int(last)) for first, last in rows]
+
+
+def _duplicate_readings(session: Session, gateway_id: str) -> int:
+    groups = (
+        sa.select(sa.func.count().label("copies"))
+        .where(ReadingRow.gateway_id == gateway_id)
+        .group_by(ReadingRow.device_id, ReadingRow.point, ReadingRow.ts)
+        .having(sa.func.count() > 1)
+        .subquery()
+    )
+    extra = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(groups.c.copies - 1), 0))
+    ).scalar_one()
+    return int(extra)

@@ -93,7 +93,11 @@ class PointMapper:
         return DeviceEvent(
             self._device_id,
             "alarm",
-            {"alarm": alarm.name, "active": active, "point": alarm.point},
+            {
+                "type": alarm.name,
+                "state": "active" if active else "cleared",
+                "point": alarm.point,
+            },
             alarm=True,
         )
 

@@ -10,7 +10,6 @@ monotonic clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -29,6 +28,8 @@ from drivers.mqtt.profile import MqttProfile, load_profile
 from drivers.types import DeviceSink
 
 logger = logging.getLogger(__name__)
+
+EXIT_TIMEOUT_S = 10.0
 
 DeviceConfig = tuple[str, MqttProfile | str, str]
 """(device_id, profile or profile id, base topic)."""
@@ -125,8 +126,11 @@ class MqttConnector:
     ) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # aiomqtt can sit in a disconnect the broker never answers; a stuck
+            # shutdown must not hang the gateway's own.
+            done, _ = await asyncio.wait({self._task}, timeout=EXIT_TIMEOUT_S)
+            if not done:
+                logger.error("mqtt connector did not stop within %s s", EXIT_TIMEOUT_S)
             self._task = None
 
     async def run(self) -> None:

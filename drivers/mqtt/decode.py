@@ -388,7 +388,8 @@ def _transitions(
                 "state": "active" if active else "cleared",
                 "point": name,
             }
-            yield DeviceEvent(device_id, "alarm", data=data, alarm=active)
+            # A clear is as urgent as the raise: both travel at alarm priority.
+            yield DeviceEvent(device_id, "alarm", data=data, alarm=True)
         memory.alarm_active = active
     if point.events and memory.known and memory.value != value:
         kind = point.events.get(bool(value))

@@ -318,7 +318,13 @@ _AVERAGED = frozenset(
 
 class WaterMeter(MeterModel):
     """A household water meter with a motorised valve: flow only while the valve is
-    open, volume integrated from the flow served, prepaid credit running down."""
+    open, volume integrated from the flow served, prepaid credit running down.
+
+    Valve faults, set on the model: ``valve_travel_s`` makes the motor take that long
+    to reach the commanded position (the status bits show the old one meanwhile, so
+    a read-back right after the write is stale); ``valve_stuck`` is a jammed motor
+    that acknowledges commands and does not move.
+    """
 
     VALVE_OPEN = 0x1
     VALVE_CLOSED = 0x2
@@ -341,8 +347,17 @@ class WaterMeter(MeterModel):
         self.remaining_m3 = _dec(rng.uniform(20, 60), "0.001")
         self.flow_m3h = Decimal(0)
         self.valve_open = True
+        self.valve_travel_s = 0.0
+        self.valve_stuck = False
+        self._valve_moving: tuple[bool, int] | None = None  # (open, arrives at ns)
         self.temperature = Decimal(14)
         self.pressure = Decimal("0.3")
+
+    def advance(self, now_ns: int, wall: datetime) -> None:
+        if self._valve_moving is not None and now_ns >= self._valve_moving[1]:
+            self._set_valve(self._valve_moving[0])
+            self._valve_moving = None
+        super().advance(now_ns, wall)
 
     def integrate(self, hours: Decimal) -> None:
         used = self.flow_m3h * hours
@@ -379,17 +394,24 @@ class WaterMeter(MeterModel):
 
     def write(self, binding: Binding, value: Value) -> None:
         if binding.quantity is Quantity.VALVE:
-            if value == self.VALVE_OPEN:
-                self.valve_open = True
-            elif value == self.VALVE_CLOSED:
-                self.valve_open = False
-                self.flow_m3h = Decimal(0)
-            else:
+            if value not in (self.VALVE_OPEN, self.VALVE_CLOSED):
                 raise RefusedWriteError(
                     f"valve command {value} is neither 1 (open) nor 2 (close)"
                 )
+            if self.valve_stuck:
+                logger.info("valve command %s taken, but the valve is stuck", value)
+            elif self.valve_travel_s > 0 and self._last_ns is not None:
+                arrives = self._last_ns + round(self.valve_travel_s * 1e9)
+                self._valve_moving = (value == self.VALVE_OPEN, arrives)
+            else:
+                self._set_valve(value == self.VALVE_OPEN)
             return
         super().write(binding, value)
+
+    def _set_valve(self, is_open: bool) -> None:
+        self.valve_open = is_open
+        if not is_open:
+            self.flow_m3h = Decimal(0)
 
     def set_counter(self, binding: Binding, value: Decimal) -> None:
         if binding.quantity is Quantity.FORWARD_VOLUME:

@@ -509,6 +509,12 @@ MATRIX: dict[tuple[str, str], Row] = {
         "+ + H + H H",
         lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}/stats"),
     ),
+    ("GET", "/api/v1/gateways/{gateway_id}/integrity"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "GET", f"{API}/gateways/{s.gateway_id}/integrity", params={"upto": 5}
+        ),
+    ),
     ("GET", "/api/v1/devices"): Row(
         "+ + F + F F",
         listing("/devices"),

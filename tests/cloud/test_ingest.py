@@ -354,6 +354,7 @@ def test_events_and_gaps_are_stored(
         "last_seen_at": None,
         "rejected_batches": 0,
         "last_rejection": None,
+        "events_by_kind": {"card_read": 1},
     }
 
 

@@ -135,8 +135,8 @@ def test_leak_alarm_is_raised_and_cleared_on_transitions_only(
 
     alarms = sink.events("leak-1", "alarm")
     assert [(e.data, e.alarm) for e in alarms] == [
-        ({"alarm": "water_leak", "active": True, "point": "leak"}, True),
-        ({"alarm": "water_leak", "active": False, "point": "leak"}, True),
+        ({"type": "water_leak", "state": "active", "point": "leak"}, True),
+        ({"type": "water_leak", "state": "cleared", "point": "leak"}, True),
     ]
     assert [r.value for r in sink.readings("leak-1", "leak")] == [
         False,

@@ -178,7 +178,7 @@ async def test_leak_alarm_is_raised_once_and_cleared_once(mqtt_broker: Broker) -
 
     assert [(e.kind, e.alarm, e.data["state"]) for e in sink.events("leak")] == [
         ("alarm", True, "active"),
-        ("alarm", False, "cleared"),
+        ("alarm", True, "cleared"),
     ]
 
 

@@ -276,7 +276,7 @@ def test_heartbeat_without_water_leak_keeps_the_alarm_and_does_not_repeat_it(
     cleared = (
         "alarm",
         {"type": "water_leak", "state": "cleared", "point": "water_leak"},
-        False,
+        True,
     )
 
     raised = feed(profile, state, "{base}", b'{"battery":100,"water_leak":true}')

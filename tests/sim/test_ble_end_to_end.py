@@ -98,7 +98,7 @@ async def test_simulated_building_reaches_the_sink_decoded_and_deduplicated() ->
 
     def scenario_played() -> bool:
         return (
-            any(e.data["active"] is False for e in sink.events("leak-1", "alarm"))
+            any(e.data["state"] == "cleared" for e in sink.events("leak-1", "alarm"))
             and connector.stats("button-1").duplicates >= 5
             and ("th-1", False) in [(d, online) for d, online, _ in sink.online]
             and any(
@@ -112,8 +112,8 @@ async def test_simulated_building_reaches_the_sink_decoded_and_deduplicated() ->
 
     leak_alarms = sink.events("leak-1", "alarm")
     assert [(e.data, e.alarm) for e in leak_alarms] == [
-        ({"alarm": "water_leak", "active": True, "point": "leak"}, True),
-        ({"alarm": "water_leak", "active": False, "point": "leak"}, True),
+        ({"type": "water_leak", "state": "active", "point": "leak"}, True),
+        ({"type": "water_leak", "state": "cleared", "point": "leak"}, True),
     ]
     assert {r.value for r in sink.readings("leak-1", "battery")} == {Decimal(88)}
     assert connector.stats("leak-1").rejected["truncated"] == 1

@@ -16,7 +16,7 @@ import pytest
 
 from sim.clock import ManualClock
 from sim.errors import FaultError
-from sim.modbus.meters import ModelOptions, make_model
+from sim.modbus.meters import ModelOptions, WaterMeter, make_model
 from sim.modbus.profile import parse_profile
 from sim.modbus.slave import ModbusDevice
 from tests.sim.test_modbus_kit import TEST_DEVICE, make_device, write_profiles
@@ -152,6 +152,34 @@ def test_closing_the_valve_reads_back_closed_and_stops_the_flow(
     assert water.value("flow_rate") == 0
     assert water.process(request(0x06, 0x001C, 1)) == request(0x06, 0x001C, 1)
     assert water.value("valve") == 1
+
+
+def test_a_travelling_valve_shows_its_old_position_until_it_arrives(
+    water: ModbusDevice, clock: ManualClock
+) -> None:
+    assert isinstance(water.model, WaterMeter)
+    water.model.valve_travel_s = 3
+    water.process(request(0x03, 0x001C, 1))  # the meter's clock starts
+
+    assert water.process(request(0x06, 0x001C, 2)) == request(0x06, 0x001C, 2)
+    assert registers(water.process(request(0x03, 0x001C, 1))) == (0x0001,)
+    clock.advance(2.9)
+    assert water.value("valve") == 1
+    clock.advance(0.2)
+    assert registers(water.process(request(0x03, 0x001C, 1))) == (0x0002,)
+
+
+def test_a_stuck_valve_acknowledges_commands_and_stays(
+    water: ModbusDevice, clock: ManualClock
+) -> None:
+    assert isinstance(water.model, WaterMeter)
+    water.model.valve_stuck = True
+
+    assert water.process(request(0x06, 0x001C, 2)) == request(0x06, 0x001C, 2)
+    clock.advance(60)
+
+    assert water.value("valve") == 1
+    assert water.stats.writes == 1
 
 
 def test_an_unknown_valve_command_is_an_illegal_value(water: ModbusDevice) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from cloud.api.deps import IdQuery, PageDep, ScopeDep, SessionDep, StateDep
 from cloud.api.state import AppState
@@ -13,6 +13,7 @@ from cloud.models import Gateway
 from cloud.schemas.common import Listing
 from cloud.schemas.gateways import (
     GatewayCreate,
+    GatewayIntegrity,
     GatewayPublic,
     GatewayStats,
     GatewayTokenPublic,
@@ -105,6 +106,17 @@ def revoke(
 @router.get("/{gateway_id}/stats", response_model=GatewayStats)
 def stats(session: SessionDep, scope: ScopeDep, gateway_id: DeviceId) -> Any:
     return telemetry.gateway_stats(session, scope, gateway_id)
+
+
+@router.get("/{gateway_id}/integrity", response_model=GatewayIntegrity)
+def integrity(
+    session: SessionDep,
+    scope: ScopeDep,
+    gateway_id: DeviceId,
+    upto: Annotated[int, Query(ge=1, le=10**15, description="Last seq to check.")],
+) -> Any:
+    """Which of the gateway's seqs 1..upto the cloud holds: stored, declared, lost."""
+    return telemetry.gateway_integrity(session, scope, gateway_id, upto)
 
 
 def _public(state: AppState, gateway: Gateway) -> GatewayPublic:
