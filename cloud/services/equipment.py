@@ -54,7 +54,8 @@ def locate(
             "Give where it is: property_id, building_id or unit_id.",
             field="property_id",
         )
-    return Location(scope.get(session, Property, property_id).id, None, None)
+    found = scope.get(session, Property, property_id, field="property_id")
+    return Location(found.id, None, None)
 
 
 def _agree(field: str, given: int | None, actual: int, of: str) -> None:

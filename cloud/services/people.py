@@ -19,7 +19,7 @@ from cloud.services.records import apply_changes, changes
 def create_person(
     session: Session, scope: Scope, cipher: Fernet, body: PersonCreate
 ) -> Person:
-    home = scope.get(session, Property, body.property_id)
+    home = scope.get(session, Property, body.property_id, field="property_id")
     scope.require_on(Permission.PEOPLE_WRITE, home.id)
     if body.external_ref is not None:
         _free_external_ref(session, scope.organization_id, body.external_ref)
@@ -40,7 +40,7 @@ def update_person(
         body, required=frozenset({"property_id", "kind", "name", "contacts"})
     )
     if "property_id" in given and given["property_id"] != record.property_id:
-        home = scope.get(session, Property, given["property_id"])
+        home = scope.get(session, Property, given["property_id"], field="property_id")
         scope.require_on(Permission.PEOPLE_WRITE, home.id)
     if given.get("external_ref") not in (None, record.external_ref):
         _free_external_ref(session, scope.organization_id, given["external_ref"])

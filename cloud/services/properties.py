@@ -77,7 +77,7 @@ def property_by_code(session: Session, scope: Scope, code: str) -> Property | No
 
 
 def create_building(session: Session, scope: Scope, body: BuildingCreate) -> Building:
-    parent = scope.get(session, Property, body.property_id)
+    parent = scope.get(session, Property, body.property_id, field="property_id")
     scope.require_on(Permission.PROPERTIES_WRITE, parent.id)
     _free_building_code(session, parent.id, body.code)
     record = Building(**body.model_dump())
@@ -115,7 +115,7 @@ def _free_building_code(session: Session, property_id: int, code: str) -> None:
 
 
 def create_unit(session: Session, scope: Scope, body: UnitCreate) -> Unit:
-    building = scope.get(session, Building, body.building_id)
+    building = scope.get(session, Building, body.building_id, field="building_id")
     scope.require_on(Permission.PROPERTIES_WRITE, building.property_id)
     _free_unit_number(session, building.id, body.number)
     record = Unit(property_id=building.property_id, **body.model_dump())

@@ -98,7 +98,7 @@ def grant_role(
     session: Session, scope: Scope, user_id: int, body: GrantCreate
 ) -> RoleGrant:
     user = scope.get_for_write(session, User, user_id)
-    scope.get(session, Property, body.property_id)
+    scope.get(session, Property, body.property_id, field="property_id")
     role = Role(body.role)
     if role in (Role.OWNER, Role.TENANT) and user.person_id is None:
         raise InvalidInputError(
