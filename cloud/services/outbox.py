@@ -137,18 +137,22 @@ class OutboxWorker:
         self._senders = senders
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
-        self._wakeup = asyncio.Event()
+        self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
         """Safe from any thread (request handlers run in a thread pool)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wakeup.set)
 
     async def run(self) -> None:
+        # The event belongs to the loop that runs the worker (an app may be started
+        # in several loops over its life, as test clients do).
         self._loop = asyncio.get_running_loop()
+        self._wakeup = wakeup = asyncio.Event()
         while True:
-            self._wakeup.clear()
+            wakeup.clear()
             try:
                 claimed = await asyncio.to_thread(self._claim)
             except Exception:  # a database outage must not end delivery for good
@@ -158,7 +162,7 @@ class OutboxWorker:
                 await asyncio.gather(*(self._deliver(m) for m in claimed))
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+                await asyncio.wait_for(wakeup.wait(), self._poll_interval_s)
 
     async def drain_once(self) -> int:
         """Deliver what is due now, once; returns how many were tried (for tests)."""
