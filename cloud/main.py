@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -19,9 +21,11 @@ from cloud.api.state import AppState
 from cloud.db import create_db_engine, make_session_factory
 from cloud.services.accounts import TokenPolicy
 from cloud.services.attachments import AttachmentStore
+from cloud.services.channels import VapidKeys, default_senders
 from cloud.services.crypto import identity_cipher
 from cloud.services.errors import AuthenticationError, CloudError, InvalidInputError
 from cloud.services.migrations import ensure_current
+from cloud.services.outbox import OutboxWorker
 from cloud.services.security import password_hasher
 from cloud.settings import Settings
 
@@ -43,10 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
         raise
     signing_key = settings.signing_key()
+    sessions = make_session_factory(engine)
+    senders = default_senders(
+        webhook_secret=settings.webhook_signing_secret(),
+        vapid=VapidKeys.load_or_create(settings.data_dir, settings.vapid_subject),
+    )
     state = AppState(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=sessions,
         password_hasher=password_hasher(settings.argon2_profile),
         token_policy=TokenPolicy(
             signing_key=signing_key,
@@ -57,13 +66,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         attachments=AttachmentStore(
             settings.data_dir / "attachments", settings.max_upload_bytes
         ),
+        outbox=OutboxWorker(sessions, senders),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.tune_gc:
             _tune_garbage_collector()
+        worker = (
+            asyncio.create_task(state.outbox.run(), name="outbox")
+            if settings.outbox_worker
+            else None
+        )
         yield
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
         engine.dispose()
 
     app = FastAPI(title="PAMS cloud", version="0.1.0", lifespan=lifespan)

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 logger = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+WEBHOOK_SECRET_FILE = "webhook_secret"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
 _PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "change_me", "changethis", "secret", "password", "test"}
@@ -77,6 +78,18 @@ class Settings(BaseSettings):
         default=False,
         description="Upgrade an outdated schema on start instead of refusing to serve.",
     )
+    outbox_worker: bool = Field(
+        default=True,
+        description="Deliver queued messages (push, webhooks, SMS) from this process.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs outgoing webhooks; generated into data_dir when unset.",
+    )
+    vapid_subject: str = Field(
+        default="mailto:operations@example.com",
+        description="Contact the Web Push services may use (RFC 8292 'sub' claim).",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -96,6 +109,12 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         return _load_or_create_key(self.data_dir / SECRET_KEY_FILE)
+
+    def webhook_signing_secret(self) -> str:
+        """The configured webhook secret, or the one kept in data_dir."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return _load_or_create_key(self.data_dir / WEBHOOK_SECRET_FILE)
 
 
 def check_secret_key(key: str) -> None:

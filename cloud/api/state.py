@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.services.accounts import TokenPolicy
 from cloud.services.attachments import AttachmentStore
+from cloud.services.outbox import OutboxWorker
 from cloud.settings import Settings
 
 
@@ -23,3 +24,4 @@ class AppState:
     token_policy: TokenPolicy
     identity_cipher: Fernet
     attachments: AttachmentStore
+    outbox: OutboxWorker

@@ -20,6 +20,7 @@ from cloud.models.equipment import (
 from cloud.models.gateways import Gateway
 from cloud.models.leases import LEASE_OVERLAP_CONSTRAINT, Lease, LeaseStatus, LeaseUnit
 from cloud.models.meters import Meter, MeterKind, MeterPoint
+from cloud.models.outbox import OutboxMessage
 from cloud.models.people import Contact, OwnershipShare, Person, PersonKind
 from cloud.models.properties import (
     Building,
@@ -57,6 +58,7 @@ __all__ = [
     "MeterKind",
     "MeterPoint",
     "Organization",
+    "OutboxMessage",
     "OwnershipShare",
     "Person",
     "PersonKind",

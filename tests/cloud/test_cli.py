@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cloud.cli import app
 from cloud.main import create_app
+from cloud.services.migrations import head_revision
 from cloud.settings import Settings
 from tests.cloud.helpers import fresh_id, login
 from tests.conftest import free_port, wait_for_port
@@ -73,7 +74,7 @@ def test_migrate_admin_and_gateway(database_url: str, tmp_path: Path) -> None:
         org_id,
     )
 
-    assert migrated == (0, "Database schema is at revision 0002.\n")
+    assert migrated == (0, f"Database schema is at revision {head_revision()}.\n")
     assert admin[0] == 0, admin[1]
     assert added[0] == 0, added[1]
     assert token_file.read_text(encoding="utf-8").startswith("pgw_")
