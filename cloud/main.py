@@ -19,6 +19,7 @@ from cloud.api.main import api_router
 from cloud.api.routes import health
 from cloud.api.state import AppState
 from cloud.db import create_db_engine, make_session_factory
+from cloud.services import events
 from cloud.services.accounts import TokenPolicy
 from cloud.services.attachments import AttachmentStore
 from cloud.services.channels import VapidKeys, default_senders
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         outbox=OutboxWorker(sessions, senders),
     )
+    events.after_commit("outbox", state.outbox.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

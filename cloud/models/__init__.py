@@ -10,6 +10,7 @@ from cloud.models.accounts import (
 )
 from cloud.models.audit import AuditEntry
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
+from cloud.models.commands import GatewayCommand
 from cloud.models.equipment import (
     Attachment,
     Equipment,
@@ -50,6 +51,7 @@ __all__ = [
     "ExactDecimal",
     "GapRow",
     "Gateway",
+    "GatewayCommand",
     "Inspection",
     "Lease",
     "LeaseStatus",

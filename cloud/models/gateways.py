@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base, UtcDateTime, same_property_fk, utc_now
@@ -23,7 +25,14 @@ class Gateway(Base):
     __audit_redact__ = frozenset({"token_hash"})
     # Kept current by ingest; logging them would write an audit row per batch.
     __audit_omit__ = frozenset(
-        {"last_seen_at", "rejected_batches", "last_rejection", "last_rejected_at"}
+        {
+            "last_seen_at",
+            "rejected_batches",
+            "last_rejection",
+            "last_rejected_at",
+            "reported_health",
+            "health_reported_at",
+        }
     )
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -44,3 +53,8 @@ class Gateway(Base):
     last_rejection: Mapped[str | None] = mapped_column(sa.String(1000))
     last_rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+    # What the gateway last said of itself (sync.schema.HealthReport).
+    reported_health: Mapped[dict[str, Any] | None] = mapped_column(
+        sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    )
+    health_reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

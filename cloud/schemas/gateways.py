@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,3 +75,33 @@ class GatewayIntegrity(BaseModel):
     duplicate_readings: int = Field(
         description="Extra copies of one device point at one timestamp."
     )
+
+
+class CommandCreate(BaseModel):
+    """A command for a gateway: ``unlock`` (device_id, args.seconds ≤ 25.5),
+    ``write_point`` (device_id, args.point, args.value), ``update_config``
+    (args.config: the whole site TOML), ``rules_update`` (args: a rule set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(min_length=1, max_length=64)
+    device_id: DeviceId | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    expires_in_s: int = Field(default=3600, ge=1, le=7 * 86400)
+
+
+class CommandPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    gateway_id: str
+    kind: str
+    device_id: str | None
+    status: str = Field(description="queued, delivered, succeeded, failed, ...")
+    detail: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    delivered_at: datetime | None
+    deliveries: int
+    finished_at: datetime | None

@@ -33,6 +33,7 @@ from cloud.models import (
     ReadingRow,
     UtcDateTime,
 )
+from cloud.services import commands, events
 from cloud.services.errors import (
     BatchRejectedError,
     PayloadTooLargeError,
@@ -173,7 +174,10 @@ def ingest_batch(
 
     result = _store(session, batch, received_at)
     gateway.last_seen_at = received_at
+    events.dispatch(session, gateway, batch.events)
+    queued = commands.deliverable(session, gateway)
     session.commit()
+    events.committed(batch.events)
 
     logger.debug(
         "%s batch %s seq %d..%d: %d new, %d duplicate",
@@ -190,7 +194,7 @@ def ingest_batch(
         last_seq=batch.last_seq,
         accepted=result.accepted,
         duplicates=result.duplicates,
-        commands=[],
+        commands=queued,
     )
 
 

@@ -201,3 +201,19 @@ def make_user(
             )
         )
     return login(client, email)
+
+
+def health_report(gateway_id: str) -> dict[str, Any]:
+    """A gateway's health report, as ``sync.schema.HealthReport`` reads it."""
+    return {
+        "gateway_id": gateway_id,
+        "sent_at": T0.isoformat(),
+        "boot_id": "boot-1",
+        "clock_trusted": True,
+        "buffer_depth": 0,
+        "oldest_unsent_age_s": 0,
+        "last_seq": 0,
+        "evicted_total": 0,
+        "set_aside_total": 0,
+        "devices": [{"device_id": "door-1", "protocol": "osdp", "online": True}],
+    }

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from tests.cloud.helpers import batch
+from tests.cloud.helpers import batch, health_report
 from tests.cloud.world import (
     PDF,
     ROLES,
@@ -127,6 +127,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/ingest"): Row(
         "U U U U U U",
         lambda w, s, r: Call("POST", f"{API}/ingest", json=batch(s.gateway_id, 9)),
+        kind="gateway",
+    ),
+    ("POST", "/api/v1/gateway/health"): Row(
+        "U U U U U U",
+        lambda w, s, r: Call(
+            "POST", f"{API}/gateway/health", json=health_report(s.gateway_id)
+        ),
         kind="gateway",
     ),
     # --- users -----------------------------------------------------------------
@@ -508,6 +515,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/gateways/{gateway_id}/stats"): Row(
         "+ + H + H H",
         lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}/stats"),
+    ),
+    ("POST", "/api/v1/gateways/{gateway_id}/commands"): Row(
+        "+ + H F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/gateways/{s.gateway_id}/commands",
+            json={"kind": "unlock", "device_id": "door-1", "args": {"seconds": 3}},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/gateways/{gateway_id}/commands"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}/commands"),
     ),
     ("GET", "/api/v1/gateways/{gateway_id}/integrity"): Row(
         "+ + H + H H",

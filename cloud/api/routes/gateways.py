@@ -12,6 +12,8 @@ from cloud.api.state import AppState
 from cloud.models import Gateway
 from cloud.schemas.common import Listing
 from cloud.schemas.gateways import (
+    CommandCreate,
+    CommandPublic,
     GatewayCreate,
     GatewayIntegrity,
     GatewayPublic,
@@ -19,7 +21,7 @@ from cloud.schemas.gateways import (
     GatewayTokenPublic,
     GatewayUpdate,
 )
-from cloud.services import gateways, telemetry
+from cloud.services import commands, gateways, telemetry
 from cloud.services.records import list_visible
 from sync.schema import DeviceId
 
@@ -133,3 +135,31 @@ def _public(state: AppState, gateway: Gateway) -> GatewayPublic:
 def _with_token(state: AppState, issued: gateways.IssuedToken) -> GatewayTokenPublic:
     public = _public(state, issued.gateway)
     return GatewayTokenPublic(**public.model_dump(), token=issued.token)
+
+
+@router.post(
+    "/{gateway_id}/commands",
+    response_model=CommandPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def queue_command(
+    session: SessionDep, scope: ScopeDep, gateway_id: str, body: CommandCreate
+) -> Any:
+    """Queue a command; it rides on the gateway's next sync answer."""
+    command = commands.queue_command(
+        session,
+        scope,
+        gateway_id,
+        kind=body.kind,
+        device_id=body.device_id,
+        args=body.args,
+        expires_in=timedelta(seconds=body.expires_in_s),
+    )
+    session.commit()
+    return command
+
+
+@router.get("/{gateway_id}/commands", response_model=Listing[CommandPublic])
+def list_commands(session: SessionDep, scope: ScopeDep, gateway_id: str) -> Any:
+    rows = commands.list_commands(session, scope, gateway_id)
+    return {"data": rows, "count": len(rows)}

@@ -12,9 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import CurrentGateway, SessionDep, StateDep
 from cloud.models import Gateway
-from cloud.services import gateways, ingest
-from cloud.services.errors import CloudError, PayloadTooLargeError
-from sync.schema import Batch, BatchAck
+from cloud.services import commands, gateways, ingest
+from cloud.services.errors import (
+    CloudError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
+from sync.schema import Batch, BatchAck, HealthAnswer, HealthReport
 
 router = APIRouter(tags=["ingest"])
 
@@ -77,3 +81,23 @@ def _ingest(
             [{**error, "loc": ("body", *error["loc"])} for error in errors]
         ) from exc
     return ingest.ingest_batch(session, gateway, batch, received_at=received_at)
+
+
+@router.post("/gateway/health", response_model=HealthAnswer)
+def report_health(
+    session: SessionDep, gateway: CurrentGateway, report: HealthReport
+) -> HealthAnswer:
+    """Keep what the gateway says of itself; answer with its queued commands and
+    the cloud's clock (a gateway without a real-time clock checks its own by it)."""
+    if report.gateway_id != gateway.id:
+        raise PermissionDeniedError(
+            f"The report is for gateway {report.gateway_id!r}, but the token belongs "
+            f"to gateway {gateway.id!r}."
+        )
+    now = datetime.now(UTC)
+    gateway.reported_health = report.model_dump(mode="json")
+    gateway.health_reported_at = now
+    gateway.last_seen_at = now
+    queued = commands.deliverable(session, gateway)
+    session.commit()
+    return HealthAnswer(server_time=datetime.now(UTC), commands=queued)
