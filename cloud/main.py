@@ -23,7 +23,7 @@ from cloud.services import events
 from cloud.services.accounts import TokenPolicy
 from cloud.services.attachments import AttachmentStore
 from cloud.services.channels import VapidKeys, default_senders
-from cloud.services.crypto import identity_cipher
+from cloud.services.crypto import identity_cipher, token_cipher
 from cloud.services.errors import AuthenticationError, CloudError, InvalidInputError
 from cloud.services.migrations import ensure_current
 from cloud.services.outbox import OutboxWorker
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
         ),
         identity_cipher=identity_cipher(signing_key),
+        token_cipher=token_cipher(signing_key),
         attachments=AttachmentStore(
             settings.data_dir / "attachments", settings.max_upload_bytes
         ),

@@ -23,5 +23,6 @@ class AppState:
     password_hasher: PasswordHasher
     token_policy: TokenPolicy
     identity_cipher: Fernet
+    token_cipher: Fernet
     attachments: AttachmentStore
     outbox: OutboxWorker

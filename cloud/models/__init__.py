@@ -32,7 +32,14 @@ from cloud.models.properties import (
     UnitStatusChange,
     UnitUse,
 )
-from cloud.models.telemetry import Device, DevicePoint, EventRow, GapRow, ReadingRow
+from cloud.models.telemetry import (
+    Device,
+    DevicePoint,
+    EventRow,
+    GapRow,
+    GatewayBoot,
+    ReadingRow,
+)
 
 __all__ = [
     "LEASE_OVERLAP_CONSTRAINT",
@@ -51,6 +58,7 @@ __all__ = [
     "ExactDecimal",
     "GapRow",
     "Gateway",
+    "GatewayBoot",
     "GatewayCommand",
     "Inspection",
     "Lease",

@@ -22,7 +22,7 @@ class Gateway(Base):
         same_property_fk(("building_id", "property_id"), "buildings"),
         sa.Index("ix_gateways_property_id", "property_id"),
     )
-    __audit_redact__ = frozenset({"token_hash"})
+    __audit_redact__ = frozenset({"token_hash", "pending_token_hash"})
     # Kept current by ingest; logging them would write an audit row per batch.
     __audit_omit__ = frozenset(
         {
@@ -47,6 +47,9 @@ class Gateway(Base):
     # up, which a slow hash would make cost tens of milliseconds each.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token_prefix: Mapped[str] = mapped_column(sa.String(16))
+    # A rotated token on its way to the gateway (in a rotate_token command); either
+    # token works until the gateway first uses the new one, which then replaces it.
+    pending_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     rejected_batches: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -20,11 +20,22 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.models.base import Base, ExactDecimal, UtcDateTime
+from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
 
 
 def _gateway_fk() -> sa.ForeignKey:
     return sa.ForeignKey("gateways.id", ondelete="CASCADE")
+
+
+def _untrusted_index(table: str) -> sa.Index:
+    where = sa.text("NOT clock_trusted AND reported_ts IS NULL")
+    return sa.Index(
+        f"ix_{table}_untrusted_clock",
+        "gateway_id",
+        "boot_id",
+        postgresql_where=where,
+        sqlite_where=where,
+    )
 
 
 class ReadingRow(Base):
@@ -32,6 +43,7 @@ class ReadingRow(Base):
     __audited__ = False
     __table_args__ = (
         sa.Index("ix_readings_series", "gateway_id", "device_id", "point", "ts"),
+        _untrusted_index("readings"),
     )
 
     gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -48,12 +60,18 @@ class ReadingRow(Base):
     mono_ns: Mapped[int] = mapped_column(sa.BigInteger())
     clock_trusted: Mapped[bool] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set when the cloud re-dated the record: the time the gateway's untrusted clock
+    # gave it. An untrusted record with no reported_ts is quarantined (undated).
+    reported_ts: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class EventRow(Base):
     __tablename__ = "events"
     __audited__ = False
-    __table_args__ = (sa.Index("ix_events_device", "gateway_id", "device_id", "ts"),)
+    __table_args__ = (
+        sa.Index("ix_events_device", "gateway_id", "device_id", "ts"),
+        _untrusted_index("events"),
+    )
 
     gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True)
@@ -68,6 +86,9 @@ class EventRow(Base):
     mono_ns: Mapped[int] = mapped_column(sa.BigInteger())
     clock_trusted: Mapped[bool] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set when the cloud re-dated the record: the time the gateway's untrusted clock
+    # gave it. An untrusted record with no reported_ts is quarantined (undated).
+    reported_ts: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class GapRow(Base):
@@ -120,3 +141,22 @@ class DevicePoint(Base):
     point: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seq: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class GatewayBoot(Base):
+    """What the cloud knows of one boot of a gateway: wall minus monotonic time.
+
+    Any record taken with a trusted clock gives the offset of its boot; records of
+    the same boot taken before the clock was trusted are re-dated from their
+    monotonic time with it. Until the offset is known they are quarantined.
+    """
+
+    __tablename__ = "gateway_boots"
+    __audited__ = False
+
+    gateway_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    boot_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    offset_us: Mapped[int | None] = mapped_column(sa.BigInteger())
+    quarantined: Mapped[int] = mapped_column(default=0, server_default="0")
+    corrected: Mapped[int] = mapped_column(default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)

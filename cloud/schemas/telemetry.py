@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+
+from cloud.services.clock import clock_state
 
 
 class DevicePublic(BaseModel):
@@ -37,7 +39,16 @@ class ReadingPublic(BaseModel):
     quality: str
     reason: str | None
     clock_trusted: bool
+    reported_ts: datetime | None = Field(
+        default=None, description="The gateway's own time, when the cloud re-dated it."
+    )
     received_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clock(self) -> str:
+        """trusted; corrected (re-dated from the boot's clock); quarantined."""
+        return clock_state(self.clock_trusted, self.reported_ts)
 
     @field_serializer("value")
     def _exact(self, value: Decimal | None) -> str | None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
 from cloud.models import Gateway, GatewayCommand
@@ -95,8 +96,14 @@ def _add(
     return command
 
 
-def deliverable(session: Session, gateway: Gateway) -> list[Command]:
-    """The gateway's open commands, marked delivered; expired ones are closed."""
+def deliverable(
+    session: Session, gateway: Gateway, *, tokens: Fernet | None = None
+) -> list[Command]:
+    """The gateway's open commands, marked delivered; expired ones are closed.
+
+    A ``rotate_token`` command holds its token sealed with ``tokens``; it is opened
+    only into the answer, which travels over the gateway's own TLS connection.
+    """
     now = datetime.now(UTC)
     open_commands = session.scalars(
         sa.select(GatewayCommand)
@@ -108,6 +115,11 @@ def deliverable(session: Session, gateway: Gateway) -> list[Command]:
         if command.expires_at is not None and command.expires_at <= now:
             _finish(command, "expired", "not delivered before it expired", now)
             continue
+        args = dict(command.args)
+        if command.kind == "rotate_token":
+            if tokens is None:
+                continue  # only answers that can open the token carry it
+            args = {"token": tokens.decrypt(args["sealed"].encode()).decode()}
         command.status = "delivered"
         command.delivered_at = command.delivered_at or now
         command.deliveries += 1
@@ -116,7 +128,7 @@ def deliverable(session: Session, gateway: Gateway) -> list[Command]:
                 id=command.id,
                 kind=command.kind,
                 device_id=command.device_id,
-                args=dict(command.args),
+                args=args,
                 expires_at=command.expires_at,
             )
         )
@@ -137,6 +149,8 @@ def record_outcome(session: Session, gateway: Gateway, event: Event) -> None:
         return
     if command.status in OPEN:
         _finish(command, status, str(event.data.get("detail", ""))[:1000], event.ts)
+        if command.kind == "rotate_token":
+            command.args = {}  # the sealed token has served its purpose
 
 
 def _finish(command: GatewayCommand, status: str, detail: str, at: datetime) -> None:
@@ -144,6 +158,26 @@ def _finish(command: GatewayCommand, status: str, detail: str, at: datetime) -> 
     command.detail = detail
     command.finished_at = at
     logger.info("command %s: %s (%s)", command.id, status, detail)
+
+
+def queue_token_rotation(
+    session: Session, scope: Scope, gateway_id: str, *, tokens: Fernet
+) -> GatewayCommand:
+    """Give the gateway a new token through its own connection, without a person
+    handling it: the old token keeps working until the gateway uses the new one."""
+    from cloud.services import gateways
+
+    gateway = scope.get_for_write(session, Gateway, gateway_id)
+    token = gateways.stage_token(gateway)
+    return _add(
+        session,
+        gateway,
+        kind="rotate_token",
+        device_id=None,
+        args={"sealed": tokens.encrypt(token.encode()).decode()},
+        created_by=scope.actor.label,
+        expires_in=timedelta(days=7),
+    )
 
 
 def list_commands(

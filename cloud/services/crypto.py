@@ -21,9 +21,18 @@ _SEPARATORS = re.compile(r"[\s\-./]")
 
 
 def identity_cipher(secret_key: str) -> Fernet:
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO
-    ).derive(secret_key.encode())
+    return _cipher(secret_key, _HKDF_INFO)
+
+
+def token_cipher(secret_key: str) -> Fernet:
+    """Seals a rotated gateway token while it waits in a command for its gateway."""
+    return _cipher(secret_key, b"pams cloud: gateway tokens in transit v1")
+
+
+def _cipher(secret_key: str, info: bytes) -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        secret_key.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(derived))
 
 

@@ -164,10 +164,25 @@ def record_rejection(session: Session, gateway: Gateway, reason: str) -> None:
     logger.warning("%s batch refused: %s", gateway.id, reason)
 
 
+def stage_token(gateway: Gateway) -> str:
+    """A new token for the gateway, accepted beside the current one until used."""
+    token = security.new_token(GATEWAY_TOKEN_PREFIX)
+    gateway.pending_token_hash = security.token_digest(token)
+    return token
+
+
 def authenticate(session: Session, token: str) -> Gateway:
-    gateway = session.scalar(
-        sa.select(Gateway).where(Gateway.token_hash == security.token_digest(token))
-    )
+    digest = security.token_digest(token)
+    gateway = session.scalar(sa.select(Gateway).where(Gateway.token_hash == digest))
+    if gateway is None:
+        gateway = session.scalar(
+            sa.select(Gateway).where(Gateway.pending_token_hash == digest)
+        )
+        if gateway is not None:  # first use of a rotated token: the old one ends
+            gateway.token_hash = digest
+            gateway.token_prefix = token[:TOKEN_PREFIX_LENGTH]
+            gateway.pending_token_hash = None
+            logger.info("%s now uses its rotated token %s…", gateway.id, token[:8])
     if gateway is None:
         raise AuthenticationError("The gateway token is not known.")
     if gateway.revoked_at is not None:

@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +34,7 @@ from cloud.models import (
     ReadingRow,
     UtcDateTime,
 )
-from cloud.services import commands, events
+from cloud.services import clock, commands, events
 from cloud.services.errors import (
     BatchRejectedError,
     PayloadTooLargeError,
@@ -157,7 +158,12 @@ class StoreResult:
 
 
 def ingest_batch(
-    session: Session, gateway: Gateway, batch: Batch, *, received_at: datetime
+    session: Session,
+    gateway: Gateway,
+    batch: Batch,
+    *,
+    received_at: datetime,
+    tokens: Fernet | None = None,
 ) -> BatchAck:
     """Check and store one batch in one transaction, and say what was new."""
     if batch.gateway_id != gateway.id:
@@ -173,9 +179,10 @@ def ingest_batch(
     check_sequence(batch)
 
     result = _store(session, batch, received_at)
+    clock.reconcile(session, batch)
     gateway.last_seen_at = received_at
     events.dispatch(session, gateway, batch.events)
-    queued = commands.deliverable(session, gateway)
+    queued = commands.deliverable(session, gateway, tokens=tokens)
     session.commit()
     events.committed(batch.events)
 

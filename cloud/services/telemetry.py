@@ -59,6 +59,7 @@ class ReadingQuery:
     end: datetime | None = None
     skip: int = 0
     limit: int = 1000
+    include_quarantined: bool = False
 
 
 def readings_in_range(
@@ -74,6 +75,12 @@ def readings_in_range(
         conditions.append(ReadingRow.ts >= query.start)
     if query.end is not None:
         conditions.append(ReadingRow.ts < query.end)
+    if not query.include_quarantined:
+        # Undated records (taken before the gateway's clock was known) have no
+        # place on a time axis until their boot's clock offset is learned.
+        conditions.append(
+            sa.or_(ReadingRow.clock_trusted, ReadingRow.reported_ts.is_not(None))
+        )
 
     count = session.scalar(sa.select(sa.func.count()).where(*conditions)) or 0
     rows = session.scalars(

@@ -525,6 +525,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         ),
         kind="create",
     ),
+    ("POST", "/api/v1/gateways/{gateway_id}/rotate-token/deliver"): Row(
+        "+ + H F H H",
+        lambda w, s, r: Call(
+            "POST", f"{API}/gateways/{w.fresh_gateway(s)}/rotate-token/deliver"
+        ),
+        kind="create",
+    ),
     ("GET", "/api/v1/gateways/{gateway_id}/commands"): Row(
         "+ + H + H H",
         lambda w, s, r: Call("GET", f"{API}/gateways/{s.gateway_id}/commands"),

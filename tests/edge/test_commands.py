@@ -39,14 +39,18 @@ class Site:
         self.token_file.write_text("t" * 43, encoding="utf-8")
 
     def text(
-        self, *, rtu_port: str | None = None, osdp: OsdpLineSim | None = None
+        self,
+        *,
+        rtu_port: str | None = None,
+        osdp: OsdpLineSim | None = None,
+        cloud_url: str = "http://127.0.0.1:9",  # nothing listens: the cloud is away
     ) -> str:
         lines = [
             "[gateway]",
             'id = "gw-cmd"',
             f'data_dir = "{self.data_dir}"',
             "[cloud]",
-            'url = "http://127.0.0.1:9"',  # nothing listens: the cloud is away
+            f'url = "{cloud_url}"',
             f'token_file = "{self.token_file}"',
             "config_trial_s = 2",
             "[[modbus_rtu]]",

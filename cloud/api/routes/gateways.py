@@ -159,6 +159,23 @@ def queue_command(
     return command
 
 
+@router.post(
+    "/{gateway_id}/rotate-token/deliver",
+    response_model=CommandPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def rotate_token_through_gateway(
+    session: SessionDep, scope: ScopeDep, state: StateDep, gateway_id: str
+) -> Any:
+    """Rotate the token without anyone handling it: the new token rides, sealed, on
+    the gateway's next sync answer; the old one works until the new one is used."""
+    command = commands.queue_token_rotation(
+        session, scope, gateway_id, tokens=state.token_cipher
+    )
+    session.commit()
+    return command
+
+
 @router.get("/{gateway_id}/commands", response_model=Listing[CommandPublic])
 def list_commands(session: SessionDep, scope: ScopeDep, gateway_id: str) -> Any:
     rows = commands.list_commands(session, scope, gateway_id)

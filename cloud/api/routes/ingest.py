@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import CurrentGateway, SessionDep, StateDep
+from cloud.api.state import AppState
 from cloud.models import Gateway
 from cloud.services import commands, gateways, ingest
 from cloud.services.errors import (
@@ -35,7 +36,7 @@ async def ingest_batch(
     encoding = request.headers.get("content-encoding")
     try:
         body = await _read_body(request, limit)
-        return await run_in_threadpool(_ingest, session, gateway, body, encoding, limit)
+        return await run_in_threadpool(_ingest, session, gateway, body, encoding, state)
     except (CloudError, RequestValidationError) as exc:
         reason = _reason(exc)
         await run_in_threadpool(gateways.record_rejection, session, gateway, reason)
@@ -69,10 +70,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _ingest(
-    session: Session, gateway: Gateway, body: bytes, encoding: str | None, limit: int
+    session: Session,
+    gateway: Gateway,
+    body: bytes,
+    encoding: str | None,
+    state: AppState,
 ) -> BatchAck:
     received_at = datetime.now(UTC)
-    raw = ingest.decode_body(body, encoding, limit)
+    raw = ingest.decode_body(body, encoding, state.settings.max_body_bytes)
     try:
         batch = Batch.model_validate_json(raw)
     except ValidationError as exc:
@@ -80,12 +85,14 @@ def _ingest(
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in errors]
         ) from exc
-    return ingest.ingest_batch(session, gateway, batch, received_at=received_at)
+    return ingest.ingest_batch(
+        session, gateway, batch, received_at=received_at, tokens=state.token_cipher
+    )
 
 
 @router.post("/gateway/health", response_model=HealthAnswer)
 def report_health(
-    session: SessionDep, gateway: CurrentGateway, report: HealthReport
+    session: SessionDep, state: StateDep, gateway: CurrentGateway, report: HealthReport
 ) -> HealthAnswer:
     """Keep what the gateway says of itself; answer with its queued commands and
     the cloud's clock (a gateway without a real-time clock checks its own by it)."""
@@ -98,6 +105,6 @@ def report_health(
     gateway.reported_health = report.model_dump(mode="json")
     gateway.health_reported_at = now
     gateway.last_seen_at = now
-    queued = commands.deliverable(session, gateway)
+    queued = commands.deliverable(session, gateway, tokens=state.token_cipher)
     session.commit()
     return HealthAnswer(server_time=datetime.now(UTC), commands=queued)

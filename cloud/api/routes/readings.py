@@ -26,6 +26,10 @@ def read_range(
     end: Annotated[Instant | None, Query(description="Exclusive.")] = None,
     skip: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    include_quarantined: Annotated[
+        bool,
+        Query(description="Also readings still undated (gateway clock unknown)."),
+    ] = False,
 ) -> Any:
     """One point of one device over [start, end), oldest first, one page at a time."""
     query = telemetry.ReadingQuery(
@@ -36,6 +40,7 @@ def read_range(
         end=end,
         skip=skip,
         limit=limit,
+        include_quarantined=include_quarantined,
     )
     rows, count = telemetry.readings_in_range(session, scope, query)
     return {"data": rows, "count": count}
