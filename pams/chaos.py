@@ -70,14 +70,17 @@ class Chaos:
 
     def strike(
         self, strike: Strike, restore: list[tuple[float, Callable[[], None]]]
-    ) -> None:
+    ) -> bool:
+        """Carry out one strike; False when it must wait (the cloud is down now)."""
         now = time.monotonic()
         if strike.kind == "kill":
             self.run.kill_gateway()
             time.sleep(self.rng.uniform(0.2, 2.0))
             self.run.start_gateway()
             self.counts["kills"] += 1
-        elif strike.kind == "outage-stop" and not self.cloud_down:
+        elif strike.kind in ("outage-stop", "cloud-crash") and self.cloud_down:
+            return False
+        elif strike.kind == "outage-stop":
             self.run.stop_cloud()
             self.cloud_down = True
             restore.append((now + strike.length_s, self._cloud_back))
@@ -86,13 +89,14 @@ class Chaos:
             self.proxy.cut()
             restore.append((now + strike.length_s, self.proxy.restore))
             self.counts["outages"] += 1
-        elif strike.kind == "cloud-crash" and not self.cloud_down:
-            if self.proxy.wait_in_flight(timeout_s=10):
-                self.run.stop_cloud(kill=True)
-                self.run.start_cloud()
-                self.counts["cloud_crashes"] += 1
-            else:
-                logger.warning("no ingest in flight within 10 s; cloud crash skipped")
+        elif strike.kind == "cloud-crash":
+            if not self.proxy.wait_in_flight(timeout_s=10):
+                logger.warning("no ingest in flight within 10 s; trying again later")
+                return False
+            self.run.stop_cloud(kill=True)
+            self.run.start_cloud()
+            self.counts["cloud_crashes"] += 1
+        return True
 
     def _cloud_back(self) -> None:
         self.run.start_cloud()
@@ -143,13 +147,16 @@ def _play(chaos: Chaos, strikes: list[Strike], duration_s: float) -> None:
     started = time.monotonic()
     restore: list[tuple[float, Callable[[], None]]] = []
     pending = list(strikes)
-    while time.monotonic() - started < duration_s or restore:
+    while time.monotonic() - started < duration_s or restore or pending:
         now = time.monotonic()
         for entry in [r for r in restore if r[0] <= now]:
             restore.remove(entry)
             entry[1]()
         if pending and now - started >= pending[0].at_s:
-            chaos.strike(pending.pop(0), restore)
+            strike = pending.pop(0)
+            if not chaos.strike(strike, restore):  # retry once the cloud is back
+                later = Strike(now - started + 2.0, strike.kind, strike.length_s)
+                pending = sorted([*pending, later])
         time.sleep(0.05)
 
 

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.buffer import KIND_EVENT, KIND_READING, SEQ_BLOCK, Buffer, NewRecord
+from edge.buffer import (
+    KIND_EVENT,
+    KIND_READING,
+    SEQ_BLOCK,
+    Buffer,
+    BufferFullError,
+    NewRecord,
+)
 
 T0_US = 1_790_000_000_000_000
 
@@ -214,3 +221,31 @@ def test_every_committed_sequence_is_sent_or_reported_exactly_once(
     assert sorted(accounted) == list(range(1, buffer.last_seq + 1))
     assert len(accounted) == len(set(accounted))
     buffer.close()
+
+
+def test_a_full_disk_evicts_telemetry_and_keeps_events(tmp_path: Path) -> None:
+    buffer = open_buffer(tmp_path)
+    buffer.append([event(i) for i in range(50)])
+    buffer.append([reading(i) for i in range(2000)])
+    pages = buffer._db.execute("PRAGMA page_count").fetchone()[0]
+    buffer._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+
+    first, last = buffer.append([event(i, alarm=True) for i in range(200)])
+
+    assert last - first == 199
+    assert buffer.stats().evicted_total >= 200
+    kept = buffer._db.execute("SELECT count(*) FROM records WHERE priority > 0")
+    assert kept.fetchone()[0] == 250  # no event or alarm was evicted
+
+
+def test_a_full_disk_with_nothing_left_to_evict_is_an_error_not_a_loss(
+    tmp_path: Path,
+) -> None:
+    buffer = open_buffer(tmp_path)
+    buffer.append([event(i) for i in range(50)])
+    pages = buffer._db.execute("PRAGMA page_count").fetchone()[0]
+    buffer._db.execute(f"PRAGMA max_page_count = {pages}")
+
+    with pytest.raises(BufferFullError, match="nothing left to evict"):
+        buffer.append([event(i) for i in range(5000)])
+    assert buffer.stats().depth == 50
