@@ -42,6 +42,12 @@ class GatewayPublic(BaseModel):
     last_rejection: str | None = Field(description="Why the latest one was refused.")
     last_rejected_at: datetime | None
     created_at: datetime
+    reported_health: dict[str, Any] | None = Field(
+        default=None,
+        description="The gateway's last health report: buffer depth, oldest unsent "
+        "age, evictions, devices online and their last errors.",
+    )
+    health_reported_at: datetime | None = None
 
 
 class GatewayTokenPublic(GatewayPublic):
