@@ -77,6 +77,14 @@ class Permission(StrEnum):
     GATEWAYS_READ = "gateways:read"  # gateways and their health
     GATEWAYS_WRITE = "gateways:write"
     TELEMETRY_READ = "telemetry:read"  # devices and readings of visible gateways
+    ALARMS_READ = "alarms:read"  # alarms, silences, on-call rotas, deliveries
+    ALARMS_WRITE = "alarms:write"  # acknowledge, silence, rotas and escalations
+    WORK_ORDERS_READ = "work_orders:read"  # work orders, plans, rounds, complaints
+    WORK_ORDERS_WRITE = "work_orders:write"  # owners and tenants: their requests
+    NOTICES_READ = "notices:read"
+    NOTICES_WRITE = "notices:write"
+    BILLING_READ = "billing:read"  # tariffs, invoices, payments, reports
+    BILLING_WRITE = "billing:write"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
 
@@ -102,18 +110,32 @@ ROLE_PERMISSIONS: Mapping[str, Mapping[Permission, Reach]] = {
         *(P.PROPERTIES_READ, P.PROPERTIES_WRITE, P.PEOPLE_READ, P.PEOPLE_WRITE),
         *(P.LEASES_READ, P.LEASES_WRITE, P.EQUIPMENT_READ, P.EQUIPMENT_WRITE),
         *(P.METERS_READ, P.METERS_WRITE, P.GATEWAYS_READ, P.GATEWAYS_WRITE),
-        P.TELEMETRY_READ,
+        *(P.TELEMETRY_READ, P.ALARMS_READ, P.ALARMS_WRITE),
+        *(P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE, P.NOTICES_READ, P.NOTICES_WRITE),
+        *(P.BILLING_READ, P.BILLING_WRITE),
     ),
     Role.ACCOUNTANT: _grant(
-        Reach.PROPERTY, P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ, P.METERS_READ
+        Reach.PROPERTY,
+        *(P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ, P.METERS_READ),
+        *(P.WORK_ORDERS_READ, P.NOTICES_READ, P.BILLING_READ, P.BILLING_WRITE),
     ),
     Role.TECHNICIAN: _grant(
         Reach.PROPERTY,
         *(P.PROPERTIES_READ, P.EQUIPMENT_READ, P.EQUIPMENT_WRITE),
         *(P.METERS_READ, P.METERS_WRITE, P.GATEWAYS_READ, P.TELEMETRY_READ),
+        *(P.ALARMS_READ, P.ALARMS_WRITE, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE),
+        P.NOTICES_READ,
     ),
-    Role.OWNER: _grant(Reach.OWN, P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ),
-    Role.TENANT: _grant(Reach.OWN, P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ),
+    Role.OWNER: _grant(
+        Reach.OWN,
+        *(P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ),
+        *(P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE, P.NOTICES_READ, P.BILLING_READ),
+    ),
+    Role.TENANT: _grant(
+        Reach.OWN,
+        *(P.PROPERTIES_READ, P.PEOPLE_READ, P.LEASES_READ),
+        *(P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE, P.NOTICES_READ, P.BILLING_READ),
+    ),
 }
 ORG_ADMIN_PERMISSIONS = frozenset(Permission)
 ORG_LEVEL_PERMISSIONS = frozenset({P.USERS_MANAGE, P.AUDIT_READ})
