@@ -8,6 +8,19 @@ from cloud.models.accounts import (
     RoleGrant,
     User,
 )
+from cloud.models.alarms import (
+    Alarm,
+    AlarmAction,
+    AlarmChange,
+    AlarmEscalation,
+    AlarmRuleSet,
+    AlarmSilence,
+    AlarmState,
+    EscalationPolicy,
+    OnCallRota,
+    PushSubscription,
+    Trade,
+)
 from cloud.models.audit import AuditEntry
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
 from cloud.models.commands import GatewayCommand
@@ -44,6 +57,13 @@ from cloud.models.telemetry import (
 __all__ = [
     "LEASE_OVERLAP_CONSTRAINT",
     "PROPERTY_ROLES",
+    "Alarm",
+    "AlarmAction",
+    "AlarmChange",
+    "AlarmEscalation",
+    "AlarmRuleSet",
+    "AlarmSilence",
+    "AlarmState",
     "Attachment",
     "AuditEntry",
     "Base",
@@ -54,6 +74,7 @@ __all__ = [
     "Equipment",
     "EquipmentCategory",
     "EquipmentStatus",
+    "EscalationPolicy",
     "EventRow",
     "ExactDecimal",
     "GapRow",
@@ -67,6 +88,7 @@ __all__ = [
     "Meter",
     "MeterKind",
     "MeterPoint",
+    "OnCallRota",
     "Organization",
     "OutboxMessage",
     "OwnershipShare",
@@ -74,10 +96,12 @@ __all__ = [
     "PersonKind",
     "Property",
     "PropertyKind",
+    "PushSubscription",
     "ReadingRow",
     "RefreshToken",
     "Role",
     "RoleGrant",
+    "Trade",
     "Unit",
     "UnitStatus",
     "UnitStatusChange",

@@ -37,11 +37,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from cloud.models import (
+    Alarm,
+    AlarmAction,
+    AlarmRuleSet,
+    AlarmSilence,
     AuditEntry,
     Base,
     Building,
     Device,
     Equipment,
+    EscalationPolicy,
     Gateway,
     Inspection,
     Lease,
@@ -49,9 +54,11 @@ from cloud.models import (
     LeaseUnit,
     Meter,
     MeterPoint,
+    OnCallRota,
     OwnershipShare,
     Person,
     Property,
+    PushSubscription,
     Role,
     RoleGrant,
     Unit,
@@ -413,6 +420,42 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
         write=P.GATEWAYS_WRITE,
         in_properties=lambda ids: _visible_gateways(Gateway.property_id.in_(ids)),
         in_organization=lambda org: _visible_gateways(Gateway.organization_id == org),
+    ),
+    # Alarms of a gateway not yet placed in a property: administrators only.
+    Alarm: EntityRule(
+        noun="Alarm",
+        read=P.ALARMS_READ,
+        write=P.ALARMS_WRITE,
+        in_properties=Alarm.property_id.in_,
+        in_organization=lambda org: Alarm.organization_id == org,
+    ),
+    AlarmAction: EntityRule(
+        noun="Alarm action",
+        read=P.ALARMS_READ,
+        write=P.ALARMS_WRITE,
+        in_properties=AlarmAction.property_id.in_,
+        in_organization=lambda org: AlarmAction.organization_id == org,
+    ),
+    AlarmSilence: _property_rule(
+        "Silence", AlarmSilence.property_id, P.ALARMS_READ, P.ALARMS_WRITE
+    ),
+    OnCallRota: _property_rule(
+        "On-call rota", OnCallRota.property_id, P.ALARMS_READ, P.ALARMS_WRITE
+    ),
+    EscalationPolicy: _property_rule(
+        "Escalation policy", EscalationPolicy.property_id, P.ALARMS_READ, P.ALARMS_WRITE
+    ),
+    AlarmRuleSet: _property_rule(
+        "Alarm rule set", AlarmRuleSet.property_id, P.ALARMS_READ, P.ALARMS_WRITE
+    ),
+    # A user's own subscriptions are read by user id (cloud.services.alarms);
+    # across users, administrators only.
+    PushSubscription: EntityRule(
+        noun="Push subscription",
+        read=P.ALARMS_READ,
+        write=P.ALARMS_WRITE,
+        in_properties=_nowhere,
+        in_organization=lambda org: PushSubscription.organization_id == org,
     ),
     User: EntityRule(
         noun="User",
