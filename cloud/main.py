@@ -21,6 +21,7 @@ from cloud.api.state import AppState
 from cloud.db import create_db_engine, make_session_factory
 from cloud.services import events
 from cloud.services.accounts import TokenPolicy
+from cloud.services.alarm_jobs import escalate_alarms
 from cloud.services.attachments import AttachmentStore
 from cloud.services.channels import VapidKeys, default_senders
 from cloud.services.crypto import identity_cipher, token_cipher
@@ -76,16 +77,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.tune_gc:
             _tune_garbage_collector()
-        worker = (
-            asyncio.create_task(state.outbox.run(), name="outbox")
-            if settings.outbox_worker
-            else None
-        )
+        tasks = []
+        if settings.outbox_worker:
+            tasks.append(asyncio.create_task(state.outbox.run(), name="outbox"))
+            tasks.append(
+                asyncio.create_task(
+                    escalate_alarms(sessions, state.outbox.wake),
+                    name="alarm-escalation",
+                )
+            )
         yield
-        if worker is not None:
-            worker.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await worker
+                await task
         engine.dispose()
 
     app = FastAPI(title="PAMS cloud", version="0.1.0", lifespan=lifespan)

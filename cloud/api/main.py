@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from cloud.api.deps import get_current_gateway, get_scope
 from cloud.api.routes import (
+    alarms,
     audit,
     auth,
     buildings,
@@ -47,6 +48,7 @@ for router in (
     readings.router,
     imports.router,
     audit.router,
+    *alarms.ROUTERS,
 ):
     user_router.include_router(router)
 

@@ -9,6 +9,7 @@ from cloud.models.accounts import (
     User,
 )
 from cloud.models.alarms import (
+    OPEN_ALARM_STATES,
     Alarm,
     AlarmAction,
     AlarmChange,
@@ -56,6 +57,7 @@ from cloud.models.telemetry import (
 
 __all__ = [
     "LEASE_OVERLAP_CONSTRAINT",
+    "OPEN_ALARM_STATES",
     "PROPERTY_ROLES",
     "Alarm",
     "AlarmAction",

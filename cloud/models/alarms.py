@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cloud.models.base import Base, UtcDateTime, utc_now
 
 JSON_DATA = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-OPEN_STATES = ("active", "acknowledged")
+OPEN_ALARM_STATES = ("active", "acknowledged")
 
 
 class AlarmState(StrEnum):
