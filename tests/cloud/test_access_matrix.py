@@ -31,6 +31,7 @@ from typing import Any, Literal
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from tests.cloud import alarm_matrix
 from tests.cloud.helpers import batch, health_report
 from tests.cloud.world import (
     PDF,
@@ -621,6 +622,8 @@ for _parent in ("equipment", "leases"):
             "DELETE", f"{base(s)}/{w.fresh_attachment(s, which)}"
         ),
     )
+
+MATRIX.update(alarm_matrix.rows(Row, Call))
 
 
 # --- the fixture -----------------------------------------------------------------
