@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from pams.technician import TechnicianPhone, alarm_report, describe, enrol
+
 GATEWAY_ID = "demo-gw"
 ADMIN_EMAIL = "demo@pams.example.com"
 DOOR_EVENT_KINDS = ("door_opened", "door_closed", "door_forced", "door_held_open")
@@ -78,6 +80,7 @@ class DemoRun:
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     uplink_port: int | None = None  # the gateway reaches the cloud here (a proxy)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    phone: TechnicianPhone | None = None
 
     @property
     def cloud_url(self) -> str:
@@ -107,6 +110,7 @@ class DemoRun:
         self._spawn("sim", "sim", "run", str(self.scenario), "--wiring", str(wiring))
         self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
         self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
+        self._enrol_technician()
         self.site.write_text(
             site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
         )
@@ -115,6 +119,33 @@ class DemoRun:
     @property
     def site(self) -> Path:
         return self.edge_dir / "site.toml"
+
+    def _enrol_technician(self) -> None:
+        """A technician's phone subscribed to Web Push; each push prints a line."""
+        self.phone = TechnicianPhone(
+            on_push=lambda push: print(describe(push), file=sys.stderr, flush=True)
+        )
+        with httpx.Client(base_url=self.cloud_url, timeout=10) as client:
+            try:
+                enrol(client, self.admin_headers(client), GATEWAY_ID, self.phone)
+            except RuntimeError as exc:
+                raise DemoError(f"cannot enrol the technician: {exc}") from exc
+
+    def admin_headers(self, client: httpx.Client) -> dict[str, str]:
+        login = client.post(
+            "/api/v1/auth/token",
+            data={"username": ADMIN_EMAIL, "password": self.admin_password},
+        )
+        if login.status_code != 200:
+            raise DemoError(f"cannot log in to the cloud: {login.text}")
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    def alarms(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The cloud's alarms and actions, and which reached the phone."""
+        if self.phone is None:
+            return [], []
+        with httpx.Client(base_url=self.cloud_url, timeout=10) as client:
+            return alarm_report(client, self.admin_headers(client), self.phone)
 
     def start_cloud(self, *, wait: bool = True) -> None:
         self._spawn(
@@ -263,6 +294,8 @@ class DemoRun:
         return dict(json.loads(summary.read_text()))
 
     def stop_all(self) -> None:
+        if self.phone is not None:
+            self.phone.close()
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -480,6 +513,7 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
     polled = int(gateway["readings_committed"])
     in_cloud = int(stats["readings"])
     kinds: dict[str, int] = stats.get("events_by_kind", {})
+    alarms, actions = run.alarms()
     return {
         "duration_s": duration_s,
         "devices": {
@@ -499,6 +533,8 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
             "button_presses": kinds.get("button_press", 0),
         },
         "alarms_raised": before_stop.alarms_raised,
-        "actions": before_stop.actions,
+        "alarms": alarms,
+        "actions": actions,
+        "actions_at_gateway": before_stop.actions,
         "cloud_url": run.cloud_url,
     }

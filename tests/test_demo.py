@@ -43,3 +43,11 @@ def test_demo_polls_every_family_and_loses_nothing(tmp_path: Path) -> None:
     assert readings["in_cloud"] == readings["polled"]
     assert readings["lost"] == 0
     assert summary["events"]["card_reads"] >= 1
+    leaks = [a for a in summary["alarms"] if a["type"] == "water_leak"]
+    assert leaks, summary["alarms"]
+    assert all(a["pushed"] for a in leaks), leaks
+    assert all(0 <= a["push_latency_ms"] < 5000 for a in leaks), leaks
+    assert {"type": "close_valve", "verified": True} in [
+        {"type": a["type"], "verified": a["verified"]} for a in summary["actions"]
+    ]
+    assert "technician's phone: CRITICAL water_leak" in done.stderr
