@@ -729,3 +729,172 @@ def test_each_delivery_is_recorded_on_the_alarm_sent_or_failed(site: Site) -> No
     assert [(d["status"], d["last_error"]) for d in failed["deliveries"]] == [
         ("dead", "webhook refused with 410: gone")
     ]
+
+
+# --- alarm rules, rotas, subscriptions ------------------------------------------------
+
+RULES = {
+    "rules": [
+        {
+            "id": "riser-pressure",
+            "device": "riser-1",
+            "point": "pressure",
+            "above": "6.5",
+            "for_s": 10,
+        },
+        {"id": "apt-offline", "device": "apt-103", "offline_s": 30},
+    ],
+    "trades": {"threshold": "plumbing"},
+}
+
+
+def test_each_put_of_rules_is_a_new_version_sent_to_the_gateways(site: Site) -> None:
+    path = f"{API}/properties/{site.property_id}/alarm-rules"
+
+    first = site.client.put(path, json=RULES, headers=site.tech_headers[0])
+    second = site.client.put(path, json=RULES, headers=site.tech_headers[0])
+
+    assert first.status_code == second.status_code == 200, first.text
+    assert (first.json()["version"], second.json()["version"]) == (1, 2)
+    commands = site.client.get(
+        f"{API}/gateways/{site.gateway_id}/commands", headers=site.admin.headers
+    ).json()["data"]
+    queued = {c["id"]: c for c in commands}
+    [command_id] = second.json()["commands"]
+    assert queued[command_id]["kind"] == "rules_update"
+    latest = site.client.get(path, headers=site.tech_headers[1]).json()
+    assert latest["version"] == 2
+    assert latest["rules"][0] == {
+        "id": "riser-pressure",
+        "device": "riser-1",
+        "point": "pressure",
+        "above": "6.5",
+        "for_s": 10.0,
+        "rate_window_s": 60.0,
+    }
+    # the property's trade override applies to the alarms raised from now on
+    alarm_id = site.raise_("riser-1", T0, alarm_type="threshold")
+    assert site.alarm(alarm_id).trade == "plumbing"
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ({"id": "r", "device": "d", "point": "p"}, "needs exactly one condition"),
+        ({"id": "r", "device": "d", "above": "1"}, "needs a point"),
+        (
+            {"id": "r", "device": "d", "offline_s": 5, "stale_s": 5},
+            "needs exactly one condition",
+        ),
+        (
+            {"id": "r", "device": "d", "offline_s": 5, "colour": "red"},
+            "Extra inputs are not permitted",
+        ),
+        (
+            {"id": "r", "device": "d", "offline_s": 5, "severity": "huge"},
+            "'critical', 'major', 'minor' or 'warning'",
+        ),
+    ],
+    ids=["no-condition", "no-point", "two-conditions", "unknown-field", "severity"],
+)
+def test_a_bad_rule_is_refused_with_its_reason_and_nothing_is_stored(
+    site: Site, rule: dict[str, Any], reason: str
+) -> None:
+    path = f"{API}/properties/{site.property_id}/alarm-rules"
+
+    answer = site.client.put(path, json={"rules": [rule]}, headers=site.admin.headers)
+
+    assert answer.status_code == 422
+    assert reason in answer.text
+    assert site.client.get(path, headers=site.admin.headers).status_code == 404
+
+
+def test_duplicate_rule_ids_are_refused(site: Site) -> None:
+    rule = {"id": "same", "device": "d", "offline_s": 5}
+
+    answer = site.client.put(
+        f"{API}/properties/{site.property_id}/alarm-rules",
+        json={"rules": [rule, rule]},
+        headers=site.admin.headers,
+    )
+
+    assert answer.status_code == 422
+    assert "rule ids must be unique; repeated: ['same']" in answer.text
+
+
+def test_the_rota_says_who_is_on_call_and_follows_its_changes(site: Site) -> None:
+    rota = site.client.get(f"{API}/on-call-rotas", headers=site.admin.headers).json()[
+        "data"
+    ][0]
+    swapped = site.client.patch(
+        f"{API}/on-call-rotas/{rota['id']}",
+        json={"members": list(reversed(site.techs))},
+        headers=site.admin.headers,
+    ).json()
+
+    assert rota["on_call"] in site.techs
+    assert swapped["on_call"] != rota["on_call"]
+    alarm_id = site.raise_("leak-1", T0)  # the new first member's shift
+    assert site.told(alarm_id) == [f"user:{site.techs[1]}"]
+
+
+def test_ending_a_silence_early_lets_the_next_alarm_page(site: Site) -> None:
+    silence = _silence(site)
+    answer = site.client.patch(
+        f"{API}/alarm-silences/{silence['id']}",
+        json={"ends_at": (T0 + timedelta(minutes=10)).isoformat()},
+        headers=site.admin.headers,
+    )
+    refused = site.client.patch(
+        f"{API}/alarm-silences/{silence['id']}",
+        json={"ends_at": (T0 - timedelta(minutes=10)).isoformat()},
+        headers=site.admin.headers,
+    )
+
+    silenced = site.raise_("leak-1", T0 + timedelta(minutes=5))
+    paged = site.raise_("leak-2", T0 + timedelta(minutes=11))
+
+    assert answer.status_code == 200
+    assert refused.status_code == 422 and "ends_at must be after" in refused.text
+    assert site.told(silenced) == []
+    assert len(site.told(paged)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"channel": "webpush"}, "a webpush subscription needs 'subscription'"),
+        ({"channel": "webhook", "url": "ftp://example.org/x"}, "must start with http"),
+        ({"channel": "sms", "url": "tel:+861234"}, "'webpush', 'webhook' or 'apprise'"),
+        ({"channel": "apprise"}, "a apprise subscription needs 'url'"),
+    ],
+    ids=["webpush-without-keys", "webhook-scheme", "unknown-channel", "no-url"],
+)
+def test_a_bad_subscription_is_refused_with_its_reason(
+    site: Site, body: dict[str, Any], reason: str
+) -> None:
+    answer = site.client.post(
+        f"{API}/push-subscriptions", json=body, headers=site.tech_headers[0]
+    )
+
+    assert answer.status_code == 422
+    assert reason in answer.text
+
+
+def test_subscriptions_are_the_callers_own(site: Site) -> None:
+    mine = site.client.get(f"{API}/push-subscriptions", headers=site.tech_headers[0])
+    theirs = site.client.get(f"{API}/push-subscriptions", headers=site.tech_headers[1])
+    [own] = mine.json()["data"]
+
+    stolen = site.client.delete(
+        f"{API}/push-subscriptions/{own['id']}", headers=site.tech_headers[1]
+    )
+    removed = site.client.delete(
+        f"{API}/push-subscriptions/{own['id']}", headers=site.tech_headers[0]
+    )
+
+    assert own["id"] not in [s["id"] for s in theirs.json()["data"]]
+    assert stolen.status_code == 404
+    assert removed.status_code == 204
+    alarm_id = site.raise_("leak-1", T0)  # the on-call plumber has no way left
+    assert site.told(alarm_id) == []
