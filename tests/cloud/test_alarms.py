@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -681,6 +683,27 @@ def test_the_stream_sends_open_alarms_to_those_who_see_them(site: Site) -> None:
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert f"id: {alarm_id}\n" in text
     assert '"type": "water_leak"' in text
+
+
+def test_the_stream_sends_an_alarm_raised_while_it_is_open(site: Site) -> None:
+    def leak_soon() -> None:
+        time.sleep(0.6)
+        now = datetime.now(UTC)
+        site.apply(site.event("leak-live", "water_leak", "active", now), now)
+
+    raiser = threading.Thread(target=leak_soon)
+    raiser.start()
+    with site.client.stream(
+        "GET",
+        f"{API}/alarms/stream",
+        params={"duration_s": 2},
+        headers=site.tech_headers[0],
+    ) as answer:
+        text = "".join(answer.iter_text())
+    raiser.join()
+
+    assert text.count("event: alarm") == 1
+    assert '"device_id": "leak-live"' in text
 
 
 class RefusingWebhook:

@@ -7,7 +7,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -55,6 +56,7 @@ rules_router = APIRouter(prefix="/properties", tags=["alarms"])
 subscriptions_router = APIRouter(prefix="/push-subscriptions", tags=["alarms"])
 
 STREAM_POLL_S = 0.5
+STREAM_OVERLAP = timedelta(seconds=5)
 
 
 @router.get("", response_model=Listing[AlarmPublic])
@@ -119,10 +121,12 @@ async def _alarm_events(
     sessions: Any, scope: Scope, duration_s: float
 ) -> AsyncIterator[str]:
     deadline = time.monotonic() + duration_s
-    seen: dict[int, datetime] = {}
+    cursor = _Cursor(since=datetime.now(UTC) - STREAM_OVERLAP)
     first = True
     while True:
-        changed = await asyncio.to_thread(_changed_alarms, sessions, scope, seen, first)
+        changed = await asyncio.to_thread(
+            _changed_alarms, sessions, scope, cursor, first
+        )
         for alarm in changed:
             yield f"event: alarm\nid: {alarm['id']}\ndata: {json.dumps(alarm)}\n\n"
         first = False
@@ -133,21 +137,32 @@ async def _alarm_events(
         await asyncio.sleep(STREAM_POLL_S)
 
 
+@dataclass
+class _Cursor:
+    """Where a stream stands: changes from ``since`` on, less those already sent
+    (alarm id → the ``updated_at`` sent)."""
+
+    since: datetime
+    sent: dict[int, datetime] = field(default_factory=dict)
+
+
 def _changed_alarms(
-    sessions: Any, scope: Scope, seen: dict[int, datetime], first: bool
+    sessions: Any, scope: Scope, cursor: _Cursor, first: bool
 ) -> list[dict[str, Any]]:
-    """Alarms changed since the last poll (at the first, the open ones)."""
-    since = max(seen.values(), default=datetime.now(UTC))
+    """The open alarms at the first poll, then those changed since."""
     query = scope.visible(Alarm).order_by(Alarm.updated_at, Alarm.id)
     if first:
         query = query.where(Alarm.state.in_(OPEN_ALARM_STATES))
     else:
-        query = query.where(Alarm.updated_at >= since)
+        query = query.where(Alarm.updated_at >= cursor.since)
     with sessions() as session:
         rows = session.scalars(query.limit(500)).all()
-        fresh = [a for a in rows if seen.get(a.id) != a.updated_at]
+        fresh = [a for a in rows if cursor.sent.get(a.id) != a.updated_at]
         for alarm in fresh:
-            seen[alarm.id] = alarm.updated_at
+            cursor.sent[alarm.id] = alarm.updated_at
+        if not first and rows:
+            # a little behind the newest, for writes that commit out of order
+            cursor.since = max(cursor.since, rows[-1].updated_at - STREAM_OVERLAP)
         return [AlarmPublic.model_validate(a).model_dump(mode="json") for a in fresh]
 
 
