@@ -16,12 +16,14 @@ from cloud.api.routes import (
     ingest,
     inspections,
     leases,
+    maintenance,
     meters,
     people,
     properties,
     readings,
     units,
     users,
+    work_orders,
 )
 
 # Routes that answer without a token. Everything else goes under a router whose
@@ -47,6 +49,13 @@ for router in (
     readings.router,
     imports.router,
     audit.router,
+    work_orders.router,
+    work_orders.sla_router,
+    work_orders.watchers_router,
+    maintenance.plans_router,
+    maintenance.rounds_router,
+    maintenance.tasks_router,
+    maintenance.me_router,
 ):
     user_router.include_router(router)
 

@@ -47,6 +47,7 @@ from cloud.models import (
     Lease,
     LeaseStatus,
     LeaseUnit,
+    MaintenancePlan,
     Meter,
     MeterPoint,
     OwnershipShare,
@@ -54,8 +55,13 @@ from cloud.models import (
     Property,
     Role,
     RoleGrant,
+    RoundPlan,
+    RoundTask,
+    SlaTarget,
     Unit,
     User,
+    WorkOrder,
+    WorkOrderWatcher,
 )
 from cloud.services.audit import Actor, act_as
 from cloud.services.errors import NotFoundError, PermissionDeniedError
@@ -413,6 +419,38 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
         write=P.GATEWAYS_WRITE,
         in_properties=lambda ids: _visible_gateways(Gateway.property_id.in_(ids)),
         in_organization=lambda org: _visible_gateways(Gateway.organization_id == org),
+    ),
+    # Owners and tenants: the orders they reported, and those of their units.
+    WorkOrder: _property_rule(
+        "Work order",
+        WorkOrder.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: sa.or_(
+            WorkOrder.unit_id.in_(scope.own_unit_ids),
+            WorkOrder.requester_user_id == scope.actor.user_id,
+        ),
+    ),
+    SlaTarget: _property_rule(
+        "SLA target", SlaTarget.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    WorkOrderWatcher: _property_rule(
+        "Work order watcher",
+        WorkOrderWatcher.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+    ),
+    MaintenancePlan: _property_rule(
+        "Maintenance plan",
+        MaintenancePlan.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+    ),
+    RoundPlan: _property_rule(
+        "Round plan", RoundPlan.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    RoundTask: _property_rule(
+        "Round task", RoundTask.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
     ),
     User: EntityRule(
         noun="User",
