@@ -12,6 +12,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from cloud.models import User
+from cloud.services import work_orders
+from cloud.services.access import load_scope
+from cloud.services.errors import ConflictError
 from tests.cloud.helpers import (
     Login,
     created,
@@ -284,3 +288,42 @@ def test_bad_input_is_refused_with_the_reason(
     assert bad_trade.json()["detail"][0]["loc"][-1] == "category"
     assert not_a_photo.status_code == 415
     assert "is not a PDF, PNG or JPEG" in not_a_photo.json()["detail"]
+
+
+def test_the_requester_reopens_within_the_reopen_period_only(
+    app: FastAPI, client: TestClient, admin: Login
+) -> None:
+    site = make_site(app, client, admin)
+    order = created(
+        client.post(
+            f"{API}/work-orders",
+            json={"unit_id": site.unit_id, "category": "plumbing", "title": "Drip"},
+            headers=site.tenant,
+        )
+    )
+    moved(client, site.manager, order["id"], to="assigned", team="plumbers")
+    moved(client, site.manager, order["id"], to="in_progress")
+    resolved = moved(client, site.manager, order["id"], to="resolved")
+    resolved_at = datetime.fromisoformat(resolved["resolved_at"])
+    tenant_id = me(client, site.tenant)["id"]
+
+    def reopen(days: int) -> str:
+        with app.state.pams.session_factory() as session:
+            user = session.get(User, tenant_id)
+            assert user is not None
+            scope = load_scope(session, user)
+            scope.bind(session)
+            later = resolved_at + timedelta(days=days)
+            try:
+                work_orders.transition(
+                    session, scope, order["id"], "in_progress", now=later
+                )
+            except ConflictError as exc:
+                return exc.message
+            return "reopened"
+
+    too_late = reopen(work_orders.REOPEN_DAYS + 1)
+    in_time = reopen(work_orders.REOPEN_DAYS - 1)
+
+    assert "more than 14 days ago; report it anew" in too_late
+    assert in_time == "reopened"
