@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -28,11 +29,10 @@ from cloud.models import (
     Equipment,
     Inspection,
     MaintenancePlan,
-    Property,
     WorkOrder,
     WorkOrderSource,
 )
-from cloud.services import work_orders
+from cloud.services import rounds, work_orders
 from cloud.services.access import Permission, Scope
 from cloud.services.errors import InvalidInputError
 
@@ -152,7 +152,9 @@ def generate_plan_orders(session: Session, *, now: datetime) -> list[int]:
         .order_by(MaintenancePlan.id)
     ).all()
     for plan in plans:
-        scope = _system_scope(session, plan.property_id, "maintenance plans")
+        scope = work_orders.act_for_property(
+            session, plan.property_id, "maintenance plans"
+        )
         for due in _due_dates(session, plan, now.date()):
             order = _order_for(session, scope, plan, due, now)
             if order is not None:
@@ -207,16 +209,6 @@ def _order_for(
     return order
 
 
-def _system_scope(session: Session, property_id: int, label: str) -> Scope:
-    organization_id = session.scalar(
-        sa.select(Property.organization_id).where(Property.id == property_id)
-    )
-    assert organization_id is not None
-    scope = Scope.system(organization_id, label)
-    scope.bind(session)
-    return scope
-
-
 # --- statutory inspections ---------------------------------------------------------
 
 
@@ -239,7 +231,9 @@ def open_inspection_orders(
     ).all()
     made: list[int] = []
     for inspection in due_soon:
-        scope = _system_scope(session, inspection.property_id, "statutory inspections")
+        scope = work_orders.act_for_property(
+            session, inspection.property_id, "statutory inspections"
+        )
         equipment = session.get(Equipment, inspection.equipment_id)
         assert equipment is not None
         with session.begin_nested():
@@ -263,3 +257,29 @@ def open_inspection_orders(
             session.flush()
         made.append(order.id)
     return made
+
+
+@dataclass(frozen=True)
+class JobRun:
+    plan_orders: int
+    inspection_orders: int
+    round_tasks: int
+    rounds_flagged: int
+    sla_alerts: int
+
+
+def run_jobs(session: Session, *, now: datetime) -> JobRun:
+    """Every maintenance job once, each committed on its own: plans, statutory
+    inspections, round tasks and overdue rounds, SLA warnings. Safe to run from a
+    timer every minute; each job is idempotent."""
+    counts = []
+    for job in (
+        generate_plan_orders,
+        open_inspection_orders,
+        rounds.generate_round_tasks,
+        rounds.flag_overdue,
+        work_orders.check_slas,
+    ):
+        counts.append(len(job(session, now=now)))
+        session.commit()
+    return JobRun(*counts)

@@ -137,6 +137,7 @@ def generate_round_tasks(session: Session, *, now: datetime) -> list[int]:
         sa.select(RoundPlan).where(RoundPlan.active.is_(True)).order_by(RoundPlan.id)
     ).all()
     for plan in plans:
+        work_orders.act_for_property(session, plan.property_id, "round tasks")
         last = session.scalar(
             sa.select(sa.func.max(RoundTask.window_starts_at)).where(
                 RoundTask.round_plan_id == plan.id
@@ -172,17 +173,19 @@ def flag_overdue(session: Session, *, now: datetime) -> list[int]:
     ).all()
     flagged: list[int] = []
     for task in overdue:
+        work_orders.act_for_property(session, task.property_id, "overdue rounds")
         expected = len(checkpoints_of(session, task.round_plan_id))
         done = len(checks_of(session, task.id))
         if done == 0:
             task.missed, task.state, task.closed_at = True, MISSED, now
             flagged.append(task.id)
+            session.flush()
             continue
         if done < expected and task.skipped_checkpoints == 0:
             task.skipped_checkpoints = expected - done
             flagged.append(task.id)
         _close_if_done(session, task, now)
-    session.flush()
+        session.flush()
     return flagged
 
 

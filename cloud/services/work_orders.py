@@ -679,6 +679,18 @@ def create_watcher(
     return record
 
 
+def act_for_property(session: Session, property_id: int, label: str) -> Scope:
+    """Bind the system scope of the property's organization to the session, for a
+    job's writes about that property (flush them before acting for another)."""
+    organization_id = session.scalar(
+        sa.select(Property.organization_id).where(Property.id == property_id)
+    )
+    assert organization_id is not None
+    scope = Scope.system(organization_id, label)
+    scope.bind(session)
+    return scope
+
+
 # --- the SLA job ----------------------------------------------------------------------
 
 
@@ -705,6 +717,7 @@ def check_slas(session: Session, *, now: datetime) -> list[SlaAlert]:
         .order_by(WorkOrder.id)
     ).all()
     for record in running:
+        act_for_property(session, record.property_id, "SLA check")
         warn = timedelta(minutes=target_for(session, record).warn_minutes)
         for kind in ("response", "resolution"):
             if kind == "response" and record.responded_at is not None:
@@ -713,7 +726,7 @@ def check_slas(session: Session, *, now: datetime) -> list[SlaAlert]:
             if alert is not None:
                 alerts.append(alert)
                 _notify(session, record, alert)
-    session.flush()
+        session.flush()
     return alerts
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cloud.models import ChecklistItem, WorkOrder
+from cloud.models import AuditEntry, ChecklistItem, WorkOrder
 from cloud.services import maintenance, work_orders
 from cloud.services.errors import InvalidInputError
 from tests.cloud.helpers import Login, created
@@ -223,3 +223,25 @@ def test_a_statutory_inspection_opens_an_order_ahead_of_its_deadline(
         "inspection",
         inspection["id"],
     )
+
+
+def test_the_jobs_run_without_a_caller_and_are_audited_per_organization(
+    plant: Plant,
+) -> None:
+    plan_id = make_plan(plant)
+
+    with plant.app.state.pams.session_factory() as session:  # no actor bound
+        first = maintenance.run_jobs(session, now=at(2026, 3, 1, 6))
+        again = maintenance.run_jobs(session, now=at(2026, 3, 1, 6))
+        audited = session.scalars(
+            sa.select(AuditEntry.organization_id).where(
+                AuditEntry.entity == "work_orders",
+                AuditEntry.actor == "system: maintenance plans",
+                AuditEntry.property_id == plant.property_id,
+            )
+        ).all()
+
+    assert first.plan_orders >= 2
+    assert again.plan_orders == 0
+    assert due_dates(plant, plan_id) == [date(2026, 1, 31), date(2026, 2, 28)]
+    assert set(audited) == {plant.organization_id}

@@ -208,3 +208,43 @@ def test_one_technicians_overlapping_time_counts_once(
     entries: list[LabourEntry], hours: str, cost: str
 ) -> None:
     assert work_orders.labour_totals(entries) == (Decimal(hours), Decimal(cost))
+
+
+# --- closing: what billing sees ----------------------------------------------------
+
+
+def test_closing_calls_back_with_the_chargeable_lines(
+    plant: Plant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(work_orders, "_ON_CLOSED", list(work_orders._ON_CLOSED))
+    seen: list[tuple[int, str, list[tuple[str, Decimal]]]] = []
+    work_orders.on_closed(
+        lambda session, order: seen.append(
+            (order.id, order.state, order.chargeable_items())
+        )
+    )
+    order_id = report(plant, FRIDAY_5PM)
+    with plant.session() as (session, scope):
+        work_orders.add_part(
+            session, scope, order_id, description="Tap washer",
+            quantity=Decimal(3), unit_cost=Decimal("0.35"), chargeable=True,
+        )  # fmt: skip
+        work_orders.add_part(
+            session, scope, order_id, description="Sealant",
+            quantity=Decimal(1), unit_cost=Decimal("5"), chargeable=False,
+        )  # fmt: skip
+        work_orders.update_work_order(session, scope, order_id, {"chargeable": True})
+    for to in ("assigned", "in_progress", "resolved"):
+        move(plant, order_id, to, FRIDAY_5PM, team="plumbers")
+    before_close = list(seen)
+
+    move(plant, order_id, "closed", FRIDAY_5PM + timedelta(hours=1))
+
+    assert before_close == []
+    assert seen == [
+        (
+            order_id,
+            "closed",
+            [(f"Work order {order_id}: Tap washer × 3", Decimal("1.05"))],
+        )
+    ]
