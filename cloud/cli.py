@@ -377,7 +377,7 @@ def run_jobs(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the maintenance jobs once (plans, statutory inspections, round tasks,
-    missed rounds, SLA warnings); call it from a timer, e.g. every minute."""
+    missed rounds, SLA warnings, notices); call it from a timer, e.g. every minute."""
     from datetime import UTC, datetime
 
     from cloud.services import maintenance
@@ -387,7 +387,8 @@ def run_jobs(
     typer.echo(
         f"{done.plan_orders} plan orders, {done.inspection_orders} inspection "
         f"orders, {done.round_tasks} round tasks, {done.rounds_flagged} rounds "
-        f"flagged, {done.sla_alerts} SLA alerts"
+        f"flagged, {done.sla_alerts} SLA alerts, {done.notices_published} notices "
+        "published"
     )
 
 

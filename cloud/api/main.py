@@ -9,6 +9,7 @@ from cloud.api.routes import (
     audit,
     auth,
     buildings,
+    community,
     devices,
     equipment,
     gateways,
@@ -56,6 +57,11 @@ for router in (
     maintenance.rounds_router,
     maintenance.tasks_router,
     maintenance.me_router,
+    community.notices_router,
+    community.channels_router,
+    community.complaints_router,
+    community.surveys_router,
+    community.me_router,
 ):
     user_router.include_router(router)
 

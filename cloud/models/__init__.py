@@ -11,6 +11,15 @@ from cloud.models.accounts import (
 from cloud.models.audit import AuditEntry
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
 from cloud.models.commands import GatewayCommand
+from cloud.models.community import (
+    Complaint,
+    Notice,
+    NoticeChannel,
+    NoticeReceipt,
+    NoticeUnit,
+    Survey,
+    SurveyResponse,
+)
 from cloud.models.equipment import (
     Attachment,
     Equipment,
@@ -68,6 +77,7 @@ __all__ = [
     "Building",
     "ChecklistItem",
     "Checkpoint",
+    "Complaint",
     "Contact",
     "Device",
     "DevicePoint",
@@ -89,6 +99,10 @@ __all__ = [
     "Meter",
     "MeterKind",
     "MeterPoint",
+    "Notice",
+    "NoticeChannel",
+    "NoticeReceipt",
+    "NoticeUnit",
     "Organization",
     "OutboxMessage",
     "OwnershipShare",
@@ -105,6 +119,8 @@ __all__ = [
     "RoundPlan",
     "RoundTask",
     "SlaTarget",
+    "Survey",
+    "SurveyResponse",
     "Unit",
     "UnitStatus",
     "UnitStatusChange",

@@ -40,6 +40,7 @@ from cloud.models import (
     AuditEntry,
     Base,
     Building,
+    Complaint,
     Device,
     Equipment,
     Gateway,
@@ -50,6 +51,9 @@ from cloud.models import (
     MaintenancePlan,
     Meter,
     MeterPoint,
+    Notice,
+    NoticeChannel,
+    NoticeUnit,
     OwnershipShare,
     Person,
     Property,
@@ -58,6 +62,7 @@ from cloud.models import (
     RoundPlan,
     RoundTask,
     SlaTarget,
+    Survey,
     Unit,
     User,
     WorkOrder,
@@ -451,6 +456,39 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
     ),
     RoundTask: _property_rule(
         "Round task", RoundTask.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    # Residents: published notices of their units.
+    Notice: _property_rule(
+        "Notice",
+        Notice.property_id,
+        P.NOTICES_READ,
+        P.NOTICES_WRITE,
+        own=lambda scope: sa.and_(
+            Notice.published_at.is_not(None),
+            Notice.id.in_(
+                sa.select(NoticeUnit.notice_id).where(
+                    NoticeUnit.unit_id.in_(scope.own_unit_ids)
+                )
+            ),
+        ),
+    ),
+    NoticeChannel: _property_rule(
+        "Notice channel", NoticeChannel.property_id, P.NOTICES_READ, P.NOTICES_WRITE
+    ),
+    # Residents: what they filed; surveys of the properties they live in.
+    Complaint: _property_rule(
+        "Complaint",
+        Complaint.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: Complaint.requester_user_id == scope.actor.user_id,
+    ),
+    Survey: _property_rule(
+        "Survey",
+        Survey.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: sa.true(),
     ),
     User: EntityRule(
         noun="User",

@@ -32,7 +32,7 @@ from cloud.models import (
     WorkOrder,
     WorkOrderSource,
 )
-from cloud.services import rounds, work_orders
+from cloud.services import notices, rounds, work_orders
 from cloud.services.access import Permission, Scope
 from cloud.services.errors import InvalidInputError
 
@@ -266,12 +266,13 @@ class JobRun:
     round_tasks: int
     rounds_flagged: int
     sla_alerts: int
+    notices_published: int
 
 
 def run_jobs(session: Session, *, now: datetime) -> JobRun:
     """Every maintenance job once, each committed on its own: plans, statutory
-    inspections, round tasks and overdue rounds, SLA warnings. Safe to run from a
-    timer every minute; each job is idempotent."""
+    inspections, round tasks and overdue rounds, SLA warnings, due notices. Safe
+    to run from a timer every minute; each job is idempotent."""
     counts = []
     for job in (
         generate_plan_orders,
@@ -279,6 +280,7 @@ def run_jobs(session: Session, *, now: datetime) -> JobRun:
         rounds.generate_round_tasks,
         rounds.flag_overdue,
         work_orders.check_slas,
+        notices.publish_due,
     ):
         counts.append(len(job(session, now=now)))
         session.commit()

@@ -10,8 +10,15 @@ import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from cloud.models import RoundTask, SlaTarget, WorkOrderWatcher
-from cloud.services import maintenance, rounds, work_order_photos, work_orders
+from cloud.models import NoticeChannel, RoundTask, SlaTarget, WorkOrderWatcher
+from cloud.services import (
+    feedback,
+    maintenance,
+    notices,
+    rounds,
+    work_order_photos,
+    work_orders,
+)
 from cloud.services.attachments import Upload
 from tests.cloud.world import PNG, Side, World
 
@@ -188,3 +195,91 @@ def fresh_round_task(world: World, side: Side) -> int:
         session.add(task)
         session.flush()
         return task.id
+
+
+def _notice(world: World, side: Side, unit_id: int) -> int:
+    now = datetime.now(UTC)
+    with world.acting(side) as (session, scope):
+        made = notices.create_notice(
+            session,
+            scope,
+            {
+                "property_id": side.property_id,
+                "kind": "event",
+                "title": "Courtyard fair",
+                "body": "Saturday.",
+                "starts_at": None,
+                "ends_at": None,
+                "publish_at": now - timedelta(hours=1),
+                "expires_at": now + timedelta(days=30),
+                "building_ids": [],
+                "unit_ids": [unit_id],
+                "send_apprise": False,
+            },
+        )
+        made.published_at = now - timedelta(hours=1)
+        session.flush()
+        return made.id
+
+
+def notice(world: World, side: Side) -> int:
+    return _once(side, "notice", lambda: _notice(world, side, side.unit_id))
+
+
+def other_notice(world: World, side: Side) -> int:
+    return _once(side, "other_notice", lambda: _notice(world, side, side.other_unit_id))
+
+
+def channel(world: World, side: Side) -> int:
+    def make() -> int:
+        with world.acting(side) as (session, _scope):
+            record = NoticeChannel(
+                property_id=side.property_id,
+                label="residents chat",
+                apprise_url="json://chat.example.org/hook",
+            )
+            session.add(record)
+            session.flush()
+            return record.id
+
+    return _once(side, "channel", make)
+
+
+def complaint(world: World, side: Side) -> int:
+    def make() -> int:
+        with world.acting(side) as (session, scope):
+            return feedback.file_complaint(
+                session,
+                scope,
+                {
+                    "property_id": None,
+                    "unit_id": side.unit_id,
+                    "kind": "complaint",
+                    "category": "noise",
+                    "text": "Loud music.",
+                },
+                now=datetime.now(UTC),
+            ).id
+
+    return _once(side, "complaint", make)
+
+
+def fresh_survey(world: World, side: Side) -> int:
+    now = datetime.now(UTC)
+    with world.acting(side) as (session, scope):
+        return feedback.create_survey(
+            session,
+            scope,
+            {
+                "property_id": side.property_id,
+                "title": "How are we doing?",
+                "questions": [{"text": "Overall", "kind": "rating", "choices": []}],
+                "anonymous": False,
+                "opens_at": now - timedelta(hours=1),
+                "closes_at": now + timedelta(days=30),
+            },
+        ).id
+
+
+def survey(world: World, side: Side) -> int:
+    return _once(side, "survey", lambda: fresh_survey(world, side))

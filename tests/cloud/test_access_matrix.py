@@ -894,6 +894,159 @@ MATRIX |= {
 }
 
 
+# --- notices, complaints, surveys (issue 7) ------------------------------------------
+MATRIX |= {
+    ("GET", "/api/v1/notices"): Row(
+        ALL,
+        _listing_made("/notices", mw.notice, mw.other_notice),
+        kind="list",
+        target=lambda s, r: mw.made(s, "notice"),
+        other=lambda s: mw.made(s, "other_notice"),
+    ),
+    ("POST", "/api/v1/notices"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/notices",
+            json={
+                "property_id": s.property_id,
+                "kind": "general",
+                "title": "Bins moved",
+                "body": "To the north gate.",
+                "publish_at": "2026-03-01T00:00:00+00:00",
+                "expires_at": "2026-04-01T00:00:00+00:00",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/notices/board"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call(
+            "GET", f"{API}/notices/board", params={"property_id": s.property_id}
+        ),
+    ),
+    ("GET", "/api/v1/notices/{notice_id}"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}")
+    ),
+    ("GET", "/api/v1/notices/{notice_id}/affected-units"): Row(
+        ALL,
+        lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}/affected-units"),
+    ),
+    ("GET", "/api/v1/notices/{notice_id}/receipts"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}/receipts"),
+    ),
+    ("GET", "/api/v1/notice-channels"): Row(
+        "+ + F F F F",
+        _listing_made("/notice-channels", mw.channel),
+        kind="list",
+        target=lambda s, r: mw.made(s, "channel"),
+    ),
+    ("POST", "/api/v1/notice-channels"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/notice-channels",
+            json={
+                "property_id": s.property_id,
+                "label": "SMS",
+                "apprise_url": "json://sms.example.org/x",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/complaints"): Row(
+        STAFF_LIST,
+        _listing_made("/complaints", mw.complaint),
+        kind="list",
+        target=lambda s, r: mw.made(s, "complaint"),
+    ),
+    ("POST", "/api/v1/complaints"): Row(
+        "+ + F + + +",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints",
+            json={"unit_id": s.unit_id, "category": "cleaning", "text": "Stairs"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/complaints/{complaint_id}"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call("GET", f"{API}/complaints/{mw.complaint(w, s)}"),
+    ),
+    ("POST", "/api/v1/complaints/{complaint_id}/answer"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints/{mw.complaint(w, s)}/answer",
+            json={"response": "We will look into it."},
+        ),
+    ),
+    # Only who filed it rates (the world's complaint was filed by a job).
+    ("POST", "/api/v1/complaints/{complaint_id}/rating"): Row(
+        "F F F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints/{mw.complaint(w, s)}/rating",
+            json={"rating": 3},
+        ),
+    ),
+    ("GET", "/api/v1/surveys"): Row(
+        ALL,
+        _listing_made("/surveys", mw.survey),
+        kind="list",
+        target=lambda s, r: mw.made(s, "survey"),
+    ),
+    ("POST", "/api/v1/surveys"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/surveys",
+            json={
+                "property_id": s.property_id,
+                "title": "Lifts",
+                "questions": [{"text": "Lifts", "kind": "rating"}],
+                "opens_at": "2026-03-01T00:00:00+00:00",
+                "closes_at": "2026-04-01T00:00:00+00:00",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/surveys/{survey_id}"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/surveys/{mw.survey(w, s)}")
+    ),
+    ("POST", "/api/v1/surveys/{survey_id}/responses"): Row(
+        "+ + F + + +",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/surveys/{mw.fresh_survey(w, s)}/responses",
+            json={"answers": [5]},
+        ),
+    ),
+    ("GET", "/api/v1/surveys/{survey_id}/results"): Row(
+        "+ + + + F F",
+        lambda w, s, r: Call("GET", f"{API}/surveys/{mw.survey(w, s)}/results"),
+    ),
+    ("GET", "/api/v1/me/notices"): Row(
+        ALL,
+        _listing_made("/me/notices", mw.notice, mw.other_notice),
+        kind="list",
+        target=lambda s, r: mw.made(s, "notice"),
+        other=lambda s: mw.made(s, "other_notice"),
+    ),
+    ("POST", "/api/v1/me/notices/{notice_id}/read"): Row(
+        ALL,
+        lambda w, s, r: Call("POST", f"{API}/me/notices/{mw.notice(w, s)}/read"),
+    ),
+    ("GET", "/api/v1/me/complaints"): Row(
+        "- - - - - -",
+        _listing_made("/me/complaints", mw.complaint),
+        kind="list",
+        target=lambda s, r: mw.made(s, "complaint"),
+    ),
+}
+
+
 # --- the fixture -----------------------------------------------------------------
 
 

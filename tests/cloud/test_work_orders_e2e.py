@@ -5,7 +5,6 @@ Every step goes through the API, as the mobile apps call it (README, "Work order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,66 +15,11 @@ from cloud.models import User
 from cloud.services import work_orders
 from cloud.services.access import load_scope
 from cloud.services.errors import ConflictError
-from tests.cloud.helpers import (
-    Login,
-    created,
-    make_estate,
-    make_person,
-    make_user,
-)
+from tests.cloud.helpers import Login, created
+from tests.cloud.maintenance_setup import make_site, me
 
 API = "/api/v1"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@dataclass(frozen=True)
-class Site:
-    property_id: int
-    unit_id: int
-    lease_id: int
-    tenant: dict[str, str]
-    technician: dict[str, str]
-    technician_id: int
-    manager: dict[str, str]
-
-
-def me(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
-    answer = client.get(f"{API}/users/me", headers=headers)
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
-
-
-def make_site(app: FastAPI, client: TestClient, admin: Login) -> Site:
-    estate = make_estate(client, admin)
-    property_id, unit_id = estate.property["id"], estate.units[0]["id"]
-    person = make_person(client, admin, property_id, name="Wang Fang")
-    lease = created(
-        client.post(
-            f"{API}/leases",
-            json={
-                "reference": f"L-{unit_id}",
-                "unit_ids": [unit_id],
-                "tenant_id": person["id"],
-                "start_date": "2026-01-01",
-                "rent": "3200.00",
-                "status": "active",
-            },
-            headers=admin.headers,
-        )
-    )
-    tenant = make_user(app, client, admin, [(property_id, "tenant")], person["id"])
-    technician = make_user(app, client, admin, [(property_id, "technician")])
-    manager = make_user(app, client, admin, [(property_id, "property_manager")])
-    return Site(
-        property_id,
-        unit_id,
-        lease["id"],
-        tenant,
-        technician,
-        me(client, technician)["id"],
-        manager,
-    )
 
 
 def reason(answer: Any) -> str:
@@ -84,12 +28,15 @@ def reason(answer: Any) -> str:
     return detail if isinstance(detail, str) else detail[0]["msg"]
 
 
-def moved(client: TestClient, headers: dict[str, str], order_id: int, **body: Any):  # type: ignore[no-untyped-def]
+def moved(
+    client: TestClient, headers: dict[str, str], order_id: int, **body: Any
+) -> dict[str, Any]:
     answer = client.post(
         f"{API}/work-orders/{order_id}/transitions", json=body, headers=headers
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def test_a_reported_leak_is_fixed_and_rated(

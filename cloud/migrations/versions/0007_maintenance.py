@@ -21,6 +21,56 @@ EXACT_DECIMAL = sa.Numeric().with_variant(sa.Text(), "sqlite")
 
 def upgrade() -> None:
     op.create_table(
+        "notice_channels",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("apprise_url", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["property_id"],
+            ["properties.id"],
+            name=op.f("fk_notice_channels_property_id_properties"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_channels")),
+    )
+    op.create_index(
+        op.f("ix_notice_channels_property_id"),
+        "notice_channels",
+        ["property_id"],
+        unique=False,
+    )
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("starts_at", UTC_TIME, nullable=True),
+        sa.Column("ends_at", UTC_TIME, nullable=True),
+        sa.Column("publish_at", UTC_TIME, nullable=False),
+        sa.Column("expires_at", UTC_TIME, nullable=False),
+        sa.Column("building_ids", sa.JSON(), nullable=False),
+        sa.Column("whole_property", sa.Boolean(), nullable=False),
+        sa.Column("send_apprise", sa.Boolean(), nullable=False),
+        sa.Column("published_at", UTC_TIME, nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.CheckConstraint("expires_at > publish_at", name=op.f("ck_notices_expiry")),
+        sa.ForeignKeyConstraint(
+            ["property_id"],
+            ["properties.id"],
+            name=op.f("fk_notices_property_id_properties"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+        sa.UniqueConstraint("id", "property_id", name=op.f("uq_notices_id")),
+    )
+    op.create_index(
+        "ix_notices_property_id", "notices", ["property_id", "publish_at"], unique=False
+    )
+    op.create_table(
         "sla_targets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("property_id", sa.Integer(), nullable=False),
@@ -49,6 +99,29 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "surveys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("questions", sa.JSON(), nullable=False),
+        sa.Column("anonymous", sa.Boolean(), nullable=False),
+        sa.Column("opens_at", UTC_TIME, nullable=False),
+        sa.Column("closes_at", UTC_TIME, nullable=False),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.CheckConstraint("closes_at > opens_at", name=op.f("ck_surveys_window")),
+        sa.ForeignKeyConstraint(
+            ["property_id"],
+            ["properties.id"],
+            name=op.f("fk_surveys_property_id_properties"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
+        sa.UniqueConstraint("id", "property_id", name=op.f("uq_surveys_id")),
+    )
+    op.create_index(
+        op.f("ix_surveys_property_id"), "surveys", ["property_id"], unique=False
+    )
+    op.create_table(
         "work_order_watchers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("property_id", sa.Integer(), nullable=False),
@@ -68,6 +141,97 @@ def upgrade() -> None:
         "work_order_watchers",
         ["property_id"],
         unique=False,
+    )
+    op.create_table(
+        "complaints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("requester_user_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("response", sa.Text(), nullable=True),
+        sa.Column("responded_at", UTC_TIME, nullable=True),
+        sa.Column("rating", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.CheckConstraint(
+            "rating IS NULL OR rating BETWEEN 1 AND 5",
+            name=op.f("ck_complaints_rating"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["property_id"],
+            ["properties.id"],
+            name=op.f("fk_complaints_property_id_properties"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["requester_user_id"],
+            ["users.id"],
+            name=op.f("fk_complaints_requester_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id", "property_id"],
+            ["units.id", "units.property_id"],
+            name=op.f("fk_complaints_unit_id_units"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_complaints")),
+    )
+    op.create_index(
+        "ix_complaints_property_id",
+        "complaints",
+        ["property_id", "status"],
+        unique=False,
+    )
+    op.create_table(
+        "notice_receipts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("delivered_at", UTC_TIME, nullable=False),
+        sa.Column("read_at", UTC_TIME, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["notice_id", "property_id"],
+            ["notices.id", "notices.property_id"],
+            name=op.f("fk_notice_receipts_notice_id_notices"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_notice_receipts_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_receipts")),
+        sa.UniqueConstraint(
+            "notice_id", "user_id", name=op.f("uq_notice_receipts_notice_id")
+        ),
+    )
+    op.create_table(
+        "notice_units",
+        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["notice_id", "property_id"],
+            ["notices.id", "notices.property_id"],
+            name=op.f("fk_notice_units_notice_id_notices"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id", "property_id"],
+            ["units.id", "units.property_id"],
+            name=op.f("fk_notice_units_unit_id_units"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("notice_id", "unit_id", name=op.f("pk_notice_units")),
+    )
+    op.create_index(
+        "ix_notice_units_unit_id", "notice_units", ["unit_id"], unique=False
     )
     op.create_table(
         "round_plans",
@@ -97,6 +261,32 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_round_plans_property_id", "round_plans", ["property_id"], unique=False
+    )
+    op.create_table(
+        "survey_responses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("respondent_key", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("submitted_at", UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["survey_id", "property_id"],
+            ["surveys.id", "surveys.property_id"],
+            name=op.f("fk_survey_responses_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_survey_responses_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
+        sa.UniqueConstraint(
+            "survey_id", "respondent_key", name=op.f("uq_survey_responses_survey_id")
+        ),
     )
     op.create_table(
         "maintenance_plans",
@@ -557,10 +747,22 @@ def downgrade() -> None:
     op.drop_table("round_checkpoints")
     op.drop_index("ix_maintenance_plans_property_id", table_name="maintenance_plans")
     op.drop_table("maintenance_plans")
+    op.drop_table("survey_responses")
     op.drop_index("ix_round_plans_property_id", table_name="round_plans")
     op.drop_table("round_plans")
+    op.drop_index("ix_notice_units_unit_id", table_name="notice_units")
+    op.drop_table("notice_units")
+    op.drop_table("notice_receipts")
+    op.drop_index("ix_complaints_property_id", table_name="complaints")
+    op.drop_table("complaints")
     op.drop_index(
         op.f("ix_work_order_watchers_property_id"), table_name="work_order_watchers"
     )
     op.drop_table("work_order_watchers")
+    op.drop_index(op.f("ix_surveys_property_id"), table_name="surveys")
+    op.drop_table("surveys")
     op.drop_table("sla_targets")
+    op.drop_index("ix_notices_property_id", table_name="notices")
+    op.drop_table("notices")
+    op.drop_index(op.f("ix_notice_channels_property_id"), table_name="notice_channels")
+    op.drop_table("notice_channels")
