@@ -25,6 +25,15 @@ from cloud.models.alarms import (
 from cloud.models.audit import AuditEntry
 from cloud.models.base import Base, ExactDecimal, UtcDateTime, utc_now
 from cloud.models.commands import GatewayCommand
+from cloud.models.community import (
+    Complaint,
+    Notice,
+    NoticeChannel,
+    NoticeReceipt,
+    NoticeUnit,
+    Survey,
+    SurveyResponse,
+)
 from cloud.models.equipment import (
     Attachment,
     Equipment,
@@ -34,6 +43,24 @@ from cloud.models.equipment import (
 )
 from cloud.models.gateways import Gateway
 from cloud.models.leases import LEASE_OVERLAP_CONSTRAINT, Lease, LeaseStatus, LeaseUnit
+from cloud.models.maintenance import (
+    ChecklistItem,
+    Checkpoint,
+    LabourEntry,
+    MaintenancePlan,
+    PartUsed,
+    RoundCheck,
+    RoundPlan,
+    RoundTask,
+    SlaTarget,
+    Urgency,
+    WorkOrder,
+    WorkOrderPhoto,
+    WorkOrderSource,
+    WorkOrderState,
+    WorkOrderTransition,
+    WorkOrderWatcher,
+)
 from cloud.models.meters import Meter, MeterKind, MeterPoint
 from cloud.models.outbox import OutboxMessage
 from cloud.models.people import Contact, OwnershipShare, Person, PersonKind
@@ -70,6 +97,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Building",
+    "ChecklistItem",
+    "Checkpoint",
+    "Complaint",
     "Contact",
     "Device",
     "DevicePoint",
@@ -84,16 +114,23 @@ __all__ = [
     "GatewayBoot",
     "GatewayCommand",
     "Inspection",
+    "LabourEntry",
     "Lease",
     "LeaseStatus",
     "LeaseUnit",
+    "MaintenancePlan",
     "Meter",
     "MeterKind",
     "MeterPoint",
+    "Notice",
+    "NoticeChannel",
+    "NoticeReceipt",
+    "NoticeUnit",
     "OnCallRota",
     "Organization",
     "OutboxMessage",
     "OwnershipShare",
+    "PartUsed",
     "Person",
     "PersonKind",
     "Property",
@@ -103,12 +140,25 @@ __all__ = [
     "RefreshToken",
     "Role",
     "RoleGrant",
+    "RoundCheck",
+    "RoundPlan",
+    "RoundTask",
+    "SlaTarget",
+    "Survey",
+    "SurveyResponse",
     "Trade",
     "Unit",
     "UnitStatus",
     "UnitStatusChange",
     "UnitUse",
+    "Urgency",
     "User",
     "UtcDateTime",
+    "WorkOrder",
+    "WorkOrderPhoto",
+    "WorkOrderSource",
+    "WorkOrderState",
+    "WorkOrderTransition",
+    "WorkOrderWatcher",
     "utc_now",
 ]
