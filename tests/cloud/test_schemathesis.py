@@ -69,6 +69,8 @@ def test_no_operation_answers_a_server_error(world: World) -> None:
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        if operation.path == "/api/v1/alarms/stream":
+            continue  # a server-sent event stream; test_alarms.py reads it
         names = {parameter.name for parameter in operation.path_parameters}
         known = {name: ids[name] for name in names if name in ids}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
