@@ -30,6 +30,7 @@ from cloud.models.equipment import (
 from cloud.models.gateways import Gateway
 from cloud.models.leases import LEASE_OVERLAP_CONSTRAINT, Lease, LeaseStatus, LeaseUnit
 from cloud.models.maintenance import (
+    BadgeSwipe,
     ChecklistItem,
     Checkpoint,
     LabourEntry,
@@ -39,6 +40,7 @@ from cloud.models.maintenance import (
     RoundPlan,
     RoundTask,
     SlaTarget,
+    StaffBadge,
     Urgency,
     WorkOrder,
     WorkOrderPhoto,
@@ -73,6 +75,7 @@ __all__ = [
     "PROPERTY_ROLES",
     "Attachment",
     "AuditEntry",
+    "BadgeSwipe",
     "Base",
     "Building",
     "ChecklistItem",
@@ -119,6 +122,7 @@ __all__ = [
     "RoundPlan",
     "RoundTask",
     "SlaTarget",
+    "StaffBadge",
     "Survey",
     "SurveyResponse",
     "Unit",
