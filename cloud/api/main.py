@@ -59,6 +59,7 @@ for router in (
     maintenance.rounds_router,
     maintenance.tasks_router,
     maintenance.me_router,
+    maintenance.badges_router,
     community.notices_router,
     community.channels_router,
     community.complaints_router,

@@ -44,6 +44,7 @@ from cloud.models.equipment import (
 from cloud.models.gateways import Gateway
 from cloud.models.leases import LEASE_OVERLAP_CONSTRAINT, Lease, LeaseStatus, LeaseUnit
 from cloud.models.maintenance import (
+    BadgeSwipe,
     ChecklistItem,
     Checkpoint,
     LabourEntry,
@@ -53,6 +54,7 @@ from cloud.models.maintenance import (
     RoundPlan,
     RoundTask,
     SlaTarget,
+    StaffBadge,
     Urgency,
     WorkOrder,
     WorkOrderPhoto,
@@ -95,6 +97,7 @@ __all__ = [
     "AlarmState",
     "Attachment",
     "AuditEntry",
+    "BadgeSwipe",
     "Base",
     "Building",
     "ChecklistItem",
@@ -144,6 +147,7 @@ __all__ = [
     "RoundPlan",
     "RoundTask",
     "SlaTarget",
+    "StaffBadge",
     "Survey",
     "SurveyResponse",
     "Trade",

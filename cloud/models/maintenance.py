@@ -360,7 +360,7 @@ class Checkpoint(Base):
     property_id: Mapped[int] = mapped_column()
     position: Mapped[int] = mapped_column()
     name: Mapped[str] = mapped_column(sa.String(200))
-    check_kind: Mapped[str] = mapped_column(sa.String(8))  # ok, reading, photo
+    check_kind: Mapped[str] = mapped_column(sa.String(8), default="ok")  # or reading
     qr_token: Mapped[str] = mapped_column(sa.String(64))
     reader_gateway_id: Mapped[str | None] = mapped_column(sa.String(64))
     reader_device_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -422,3 +422,44 @@ class RoundCheck(Base):
     by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+class StaffBadge(Base):
+    """An access card a staff member carries, as its reader reports it (the card
+    data in hex), so that a swipe at a checkpoint's reader proves who was there."""
+
+    __tablename__ = "staff_badges"
+    __table_args__ = (sa.UniqueConstraint("organization_id", "card_hex"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    card_hex: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+
+
+class BadgeSwipe(Base):
+    """A badge read at a checkpoint's reader during a round task's window, by the
+    person the task is for: the proof a check-in by badge relies on."""
+
+    __tablename__ = "round_badge_swipes"
+    __table_args__ = (
+        sa.UniqueConstraint("gateway_id", "seq", "round_task_id"),
+        same_property_fk(("round_task_id", "property_id"), "round_tasks", "CASCADE"),
+        sa.Index("ix_round_badge_swipes_round_task_id", "round_task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_task_id: Mapped[int] = mapped_column()
+    checkpoint_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("round_checkpoints.id", ondelete="CASCADE")
+    )
+    property_id: Mapped[int] = mapped_column()
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    gateway_id: Mapped[str] = mapped_column(sa.String(64))
+    seq: Mapped[int] = mapped_column(sa.BigInteger())
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -345,7 +345,14 @@ class RoundTaskPublic(BaseModel):
 
 
 class RoundCheckCreate(Strict):
-    qr_token: Annotated[str, Field(min_length=1, max_length=64)]
+    qr_token: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="Scanned at the checkpoint."
+    )
+    checkpoint_id: Id | None = Field(
+        default=None,
+        description="Instead of a QR token: the checkpoint whose reader you swiped "
+        "your badge at.",
+    )
     ok: bool
     reading: Annotated[Decimal, Field(max_digits=18, decimal_places=6)] | None = None
     note: Note | None = None
@@ -363,3 +370,19 @@ class RoundCheckPublic(BaseModel):
     reading: Decimal | None
     note: str | None
     work_order_id: int | None
+
+
+class StaffBadgeCreate(Strict):
+    user_id: Id
+    card_hex: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2,64}$")] = Field(
+        description="The card data as the reader reports it (card_read 'hex')."
+    )
+
+
+class StaffBadgePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    card_hex: str
+    created_at: datetime

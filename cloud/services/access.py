@@ -69,6 +69,7 @@ from cloud.models import (
     RoundPlan,
     RoundTask,
     SlaTarget,
+    StaffBadge,
     Survey,
     Unit,
     User,
@@ -532,6 +533,13 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
         P.WORK_ORDERS_READ,
         P.WORK_ORDERS_WRITE,
         own=lambda scope: sa.true(),
+    ),
+    StaffBadge: EntityRule(
+        noun="Staff badge",
+        read=P.USERS_MANAGE,
+        write=P.USERS_MANAGE,
+        in_properties=_nowhere,
+        in_organization=lambda org: StaffBadge.organization_id == org,
     ),
     User: EntityRule(
         noun="User",

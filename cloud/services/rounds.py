@@ -3,8 +3,9 @@
 A round plan repeats every ``every_hours`` from ``first_starts_at``; each repetition
 is a task with a time window, made by ``generate_round_tasks(session, now=…)``
 (idempotent: unique plan + window start). At each checkpoint the walker proves
-presence with the checkpoint's QR token, inside the window, and records ok or not
-ok (and a reading). A not-ok result opens a work order; the task stays open until
+presence with the checkpoint's QR token, or by swiping their badge at the OSDP
+reader placed there (a ``card_read`` event), inside the window, and records ok or
+not ok (and a reading). A not-ok result opens a work order; the task stays open until
 every checkpoint is done and every order it opened is closed. ``flag_overdue``
 marks tasks whose window passed: missed when nothing was checked, otherwise the
 number of checkpoints skipped.
@@ -21,23 +22,27 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cloud.models import (
+    BadgeSwipe,
     Checkpoint,
+    Gateway,
     Property,
     RoundCheck,
     RoundPlan,
     RoundTask,
+    StaffBadge,
     User,
     WorkOrder,
     WorkOrderSource,
     WorkOrderState,
 )
-from cloud.services import work_orders
+from cloud.services import events, work_orders
 from cloud.services.access import Permission, Scope
 from cloud.services.errors import (
     ConflictError,
     InvalidInputError,
     PermissionDeniedError,
 )
+from sync.schema import Event
 
 OPEN, COMPLETED, MISSED = "open", "completed", "missed"
 MAX_CATCH_UP = 500  # tasks made per plan per run, at most
@@ -197,7 +202,8 @@ def check_in(
     scope: Scope,
     task_id: int,
     *,
-    qr_token: str,
+    qr_token: str | None = None,
+    checkpoint_id: int | None = None,
     ok: bool,
     reading: Decimal | None = None,
     note: str | None = None,
@@ -213,17 +219,9 @@ def check_in(
             f"Round task {task.id} runs from {task.window_starts_at.isoformat()} to "
             f"{task.window_ends_at.isoformat()}; it is {now.isoformat()}."
         )
-    checkpoint = session.scalar(
-        sa.select(Checkpoint).where(
-            Checkpoint.qr_token == qr_token,
-            Checkpoint.round_plan_id == task.round_plan_id,
-        )
+    checkpoint, proof = _proved_checkpoint(
+        session, scope, task, qr_token=qr_token, checkpoint_id=checkpoint_id
     )
-    if checkpoint is None:
-        raise InvalidInputError(
-            f"The QR token is not one of the checkpoints of round task {task.id}.",
-            field="qr_token",
-        )
     if checkpoint.check_kind == "reading" and reading is None:
         raise InvalidInputError(
             f"Checkpoint {checkpoint.name!r} needs a reading.", field="reading"
@@ -243,7 +241,7 @@ def check_in(
         checkpoint_id=checkpoint.id,
         property_id=task.property_id,
         checked_at=now,
-        proof="qr",
+        proof=proof,
         ok=ok,
         reading=reading,
         note=note,
@@ -255,6 +253,53 @@ def check_in(
     session.flush()
     _close_if_done(session, task, now)
     return check
+
+
+def _proved_checkpoint(
+    session: Session,
+    scope: Scope,
+    task: RoundTask,
+    *,
+    qr_token: str | None,
+    checkpoint_id: int | None,
+) -> tuple[Checkpoint, str]:
+    """The checkpoint the walker proved to be at: by its QR token, or by a badge
+    swipe of theirs at its reader during this task."""
+    if (qr_token is None) == (checkpoint_id is None):
+        raise InvalidInputError(
+            "Give either qr_token (scanned) or checkpoint_id (badge swiped).",
+            field="qr_token",
+        )
+    if qr_token is not None:
+        checkpoint = session.scalar(
+            sa.select(Checkpoint).where(
+                Checkpoint.qr_token == qr_token,
+                Checkpoint.round_plan_id == task.round_plan_id,
+            )
+        )
+        if checkpoint is None:
+            raise InvalidInputError(
+                f"The QR token is not one of the checkpoints of round task {task.id}.",
+                field="qr_token",
+            )
+        return checkpoint, "qr"
+    swiped = session.scalar(
+        sa.select(Checkpoint)
+        .join(BadgeSwipe, BadgeSwipe.checkpoint_id == Checkpoint.id)
+        .where(
+            BadgeSwipe.round_task_id == task.id,
+            BadgeSwipe.checkpoint_id == checkpoint_id,
+            BadgeSwipe.user_id == scope.actor.user_id,
+        )
+        .limit(1)
+    )
+    if swiped is None:
+        raise InvalidInputError(
+            f"No swipe of your badge at checkpoint {checkpoint_id}'s reader during "
+            f"round task {task.id}.",
+            field="checkpoint_id",
+        )
+    return swiped, "badge"
 
 
 def _check_walker(scope: Scope, task: RoundTask) -> None:
@@ -329,3 +374,84 @@ def _order_closed(session: Session, order: WorkOrder) -> None:
     )
     if task is not None and task.state == OPEN:
         _close_if_done(session, task, order.closed_at or task.window_ends_at)
+
+
+# --- badge swipes ---------------------------------------------------------------------
+
+
+@events.on_event("card_read")
+def record_swipe(session: Session, gateway: Gateway, event: Event) -> None:
+    """A card read at a checkpoint's reader, by a staff badge, inside an open task
+    of that round meant for the badge's holder: keep it as proof. A batch sent
+    twice records nothing new (unique gateway + seq + task)."""
+    card = str(event.data.get("hex", "")).lower()
+    if not card:
+        return
+    holder = session.scalar(
+        sa.select(StaffBadge.user_id).where(
+            StaffBadge.organization_id == gateway.organization_id,
+            StaffBadge.card_hex == card,
+        )
+    )
+    if holder is None:
+        return
+    at_reader = session.execute(
+        sa.select(Checkpoint, RoundTask)
+        .join(RoundTask, RoundTask.round_plan_id == Checkpoint.round_plan_id)
+        .where(
+            Checkpoint.reader_gateway_id == gateway.id,
+            Checkpoint.reader_device_id == event.device_id,
+            RoundTask.state == OPEN,
+            RoundTask.window_starts_at <= event.ts,
+            RoundTask.window_ends_at >= event.ts,
+            sa.or_(
+                RoundTask.assignee_user_id.is_(None),
+                RoundTask.assignee_user_id == holder,
+            ),
+        )
+    ).all()
+    for checkpoint, task in at_reader:
+        known = session.scalar(
+            sa.select(BadgeSwipe.id).where(
+                BadgeSwipe.gateway_id == gateway.id,
+                BadgeSwipe.seq == event.seq,
+                BadgeSwipe.round_task_id == task.id,
+            )
+        )
+        if known is None:
+            session.add(
+                BadgeSwipe(
+                    round_task_id=task.id,
+                    checkpoint_id=checkpoint.id,
+                    property_id=task.property_id,
+                    user_id=holder,
+                    gateway_id=gateway.id,
+                    seq=event.seq,
+                    at=event.ts,
+                )
+            )
+    session.flush()
+
+
+def add_badge(
+    session: Session, scope: Scope, *, user_id: int, card_hex: str
+) -> StaffBadge:
+    scope.require_org_wide(Permission.USERS_MANAGE)
+    user = session.get(User, user_id)
+    if user is None or user.organization_id != scope.organization_id:
+        raise InvalidInputError(f"User {user_id} not found.", field="user_id")
+    card = card_hex.lower()
+    taken = session.scalar(
+        sa.select(StaffBadge.user_id).where(
+            StaffBadge.organization_id == scope.organization_id,
+            StaffBadge.card_hex == card,
+        )
+    )
+    if taken is not None:
+        raise ConflictError(f"Card {card} is already the badge of user {taken}.")
+    badge = StaffBadge(
+        organization_id=scope.organization_id, user_id=user_id, card_hex=card
+    )
+    session.add(badge)
+    session.flush()
+    return badge

@@ -10,7 +10,13 @@ import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from cloud.models import NoticeChannel, RoundTask, SlaTarget, WorkOrderWatcher
+from cloud.models import (
+    NoticeChannel,
+    RoundTask,
+    SlaTarget,
+    StaffBadge,
+    WorkOrderWatcher,
+)
 from cloud.services import (
     feedback,
     maintenance,
@@ -283,3 +289,22 @@ def fresh_survey(world: World, side: Side) -> int:
 
 def survey(world: World, side: Side) -> int:
     return _once(side, "survey", lambda: fresh_survey(world, side))
+
+
+def card() -> str:
+    return f"{next(_counter):08x}"
+
+
+def badge(world: World, side: Side) -> int:
+    def make() -> int:
+        with world.acting(side) as (session, _scope):
+            record = StaffBadge(
+                organization_id=side.organization_id,
+                user_id=side.user_id,
+                card_hex=card(),
+            )
+            session.add(record)
+            session.flush()
+            return record.id
+
+    return _once(side, "badge", make)

@@ -1041,6 +1041,21 @@ MATRIX |= {
         ALL,
         lambda w, s, r: Call("POST", f"{API}/me/notices/{mw.notice(w, s)}/read"),
     ),
+    ("GET", "/api/v1/staff-badges"): Row(
+        ADMIN_ONLY_LIST,
+        _listing_made("/staff-badges", mw.badge),
+        kind="list",
+        target=lambda s, r: mw.made(s, "badge"),
+    ),
+    ("POST", "/api/v1/staff-badges"): Row(
+        ADMIN_ONLY_LIST,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/staff-badges",
+            json={"user_id": s.user_id, "card_hex": mw.card()},
+        ),
+        kind="org",
+    ),
     ("GET", "/api/v1/me/complaints"): Row(
         "- - - - - -",
         _listing_made("/me/complaints", mw.complaint),

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cloud.models import RoundTask, WorkOrder
+from cloud.models import BadgeSwipe, RoundTask, User, WorkOrder
 from cloud.services import rounds, work_orders
+from cloud.services.access import load_scope
 from cloud.services.errors import ConflictError, InvalidInputError
-from tests.cloud.helpers import Login
-from tests.cloud.maintenance_setup import Plant, make_plant
+from tests.cloud.helpers import (
+    Login,
+    RegisteredGateway,
+    batch,
+    created,
+    make_user,
+)
+from tests.cloud.maintenance_setup import API, Plant, make_plant, me
 
 START = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 
@@ -158,3 +167,118 @@ def test_check_ins_need_the_right_token_in_the_window(plant: Plant) -> None:
         too_late.value.message
     )
     assert "is done already" in twice.value.message
+
+
+def test_a_badge_swipe_at_the_checkpoint_reader_proves_presence(
+    app: FastAPI,
+    client: TestClient,
+    admin: Login,
+    gateway: RegisteredGateway,
+    plant: Plant,
+) -> None:
+    walker = make_user(app, client, admin, [(plant.property_id, "technician")])
+    walker_id = me(client, walker)["id"]
+    created(
+        client.post(
+            f"{API}/staff-badges",
+            json={"user_id": walker_id, "card_hex": "02A4C9F1"},
+            headers=admin.headers,
+        )
+    )
+    with plant.session() as (session, scope):
+        plan = rounds.create_round_plan(
+            session,
+            scope,
+            property_id=plant.property_id,
+            name="Door round",
+            every_hours=24,
+            window_minutes=60,
+            first_starts_at=START,
+            assignee_user_id=walker_id,
+            category="security",
+            checkpoints=[
+                {
+                    "name": "Back door",
+                    "reader_gateway_id": gateway.id,
+                    "reader_device_id": "door-1",
+                }
+            ],
+        )
+        (checkpoint,) = rounds.checkpoints_of(session, plan.id)
+        checkpoint_id, plan_id = checkpoint.id, plan.id
+    task_id = task_of(plant, plan_id, START)
+
+    def swipe(seq: int, card: str, minutes: int) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "device_id": "door-1",
+            "ts": (START + timedelta(minutes=minutes)).isoformat(),
+            "kind": "card_read",
+            "data": {"format": "wiegand", "bits": 26, "hex": card},
+        }
+
+    events = [
+        swipe(1, "02a4c9f1", 10),  # the walker, in the window
+        swipe(2, "ffffffff", 11),  # a card nobody holds
+        swipe(3, "02a4c9f1", 90),  # the walker, after the window
+    ]
+    for _ in range(2):  # the same batch twice
+        answer = client.post(
+            f"{API}/ingest",
+            json=batch(gateway.id, 1, 3, readings=[], events=events),
+            headers=gateway.headers,
+        )
+        assert answer.status_code == 200, answer.text
+
+    with app.state.pams.session_factory() as session:
+        swipes = session.scalars(
+            sa.select(BadgeSwipe.seq).where(BadgeSwipe.round_task_id == task_id)
+        ).all()
+        user = session.get(User, walker_id)
+        assert user is not None
+        scope = load_scope(session, user)
+        scope.bind(session)
+        check = rounds.check_in(
+            session,
+            scope,
+            task_id,
+            checkpoint_id=checkpoint_id,
+            ok=True,
+            now=START + timedelta(minutes=12),
+        )
+        session.commit()
+        proof = check.proof
+
+    assert swipes == [1]
+    assert proof == "badge"
+    assert state_of(plant, task_id) == "completed"
+
+
+def test_a_check_in_by_badge_needs_a_swipe(plant: Plant) -> None:
+    plan_id, _ = make_round(plant)
+    task_id = task_of(plant, plan_id, START)
+    with plant.session() as (session, scope):
+        (checkpoint, _) = rounds.checkpoints_of(session, plan_id)
+        with pytest.raises(InvalidInputError) as no_swipe:
+            rounds.check_in(
+                session,
+                scope,
+                task_id,
+                checkpoint_id=checkpoint.id,
+                ok=True,
+                now=START + timedelta(minutes=5),
+            )
+        with pytest.raises(InvalidInputError) as both:
+            rounds.check_in(
+                session,
+                scope,
+                task_id,
+                qr_token=checkpoint.qr_token,
+                checkpoint_id=checkpoint.id,
+                ok=True,
+                now=START + timedelta(minutes=5),
+            )
+
+    assert no_swipe.value.field == "checkpoint_id"
+    assert "No swipe of your badge" in no_swipe.value.message
+    assert "Give either qr_token" in both.value.message

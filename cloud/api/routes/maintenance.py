@@ -14,6 +14,7 @@ from cloud.models import (
     MaintenancePlan,
     RoundPlan,
     RoundTask,
+    StaffBadge,
     Urgency,
     WorkOrder,
     WorkOrderState,
@@ -28,6 +29,8 @@ from cloud.schemas.work_orders import (
     RoundPlanCreate,
     RoundPlanPublic,
     RoundTaskPublic,
+    StaffBadgeCreate,
+    StaffBadgePublic,
     WorkOrderPublic,
 )
 from cloud.services import maintenance, rounds
@@ -39,6 +42,7 @@ plans_router = APIRouter(prefix="/maintenance-plans", tags=["maintenance"])
 rounds_router = APIRouter(prefix="/round-plans", tags=["inspection rounds"])
 tasks_router = APIRouter(prefix="/round-tasks", tags=["inspection rounds"])
 me_router = APIRouter(prefix="/me", tags=["mobile"])
+badges_router = APIRouter(prefix="/staff-badges", tags=["inspection rounds"])
 
 URGENCY_RANK = {u.value: rank for rank, u in enumerate(Urgency)}
 # Resolved orders stay on the requester's list until closed: they confirm or rate.
@@ -196,3 +200,29 @@ def my_round_tasks(session: SessionDep, scope: ScopeDep, page: PageDep) -> Any:
     )
     rows, count = fetch_page(session, query, page)
     return {"data": rows, "count": count}
+
+
+# --- staff badges ---------------------------------------------------------------------
+
+
+@badges_router.get("", response_model=Listing[StaffBadgePublic])
+def list_badges(
+    session: SessionDep, scope: ScopeDep, page: PageDep, user_id: IdQuery = None
+) -> Any:
+    rows, count = list_visible(
+        session, scope, StaffBadge, page, filters={StaffBadge.user_id: user_id}
+    )
+    return {"data": rows, "count": count}
+
+
+@badges_router.post(
+    "", response_model=StaffBadgePublic, status_code=status.HTTP_201_CREATED
+)
+def add_badge(session: SessionDep, scope: ScopeDep, body: StaffBadgeCreate) -> Any:
+    """A card a staff member swipes at checkpoint readers (organization
+    administrators)."""
+    badge = rounds.add_badge(
+        session, scope, user_id=body.user_id, card_hex=body.card_hex
+    )
+    session.commit()
+    return badge

@@ -263,6 +263,33 @@ def upgrade() -> None:
         "ix_round_plans_property_id", "round_plans", ["property_id"], unique=False
     )
     op.create_table(
+        "staff_badges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("card_hex", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_staff_badges_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_staff_badges_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_badges")),
+        sa.UniqueConstraint(
+            "organization_id", "card_hex", name=op.f("uq_staff_badges_organization_id")
+        ),
+    )
+    op.create_index(
+        op.f("ix_staff_badges_user_id"), "staff_badges", ["user_id"], unique=False
+    )
+    op.create_table(
         "survey_responses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -395,6 +422,48 @@ def upgrade() -> None:
         "ix_round_tasks_property_id",
         "round_tasks",
         ["property_id", "state"],
+        unique=False,
+    )
+    op.create_table(
+        "round_badge_swipes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_task_id", sa.Integer(), nullable=False),
+        sa.Column("checkpoint_id", sa.Integer(), nullable=False),
+        sa.Column("property_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("gateway_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("at", UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["checkpoint_id"],
+            ["round_checkpoints.id"],
+            name=op.f("fk_round_badge_swipes_checkpoint_id_round_checkpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_task_id", "property_id"],
+            ["round_tasks.id", "round_tasks.property_id"],
+            name=op.f("fk_round_badge_swipes_round_task_id_round_tasks"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_round_badge_swipes_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_round_badge_swipes")),
+        sa.UniqueConstraint(
+            "gateway_id",
+            "seq",
+            "round_task_id",
+            name=op.f("uq_round_badge_swipes_gateway_id"),
+        ),
+    )
+    op.create_index(
+        "ix_round_badge_swipes_round_task_id",
+        "round_badge_swipes",
+        ["round_task_id"],
         unique=False,
     )
     op.create_table(
@@ -742,12 +811,18 @@ def downgrade() -> None:
     op.drop_index("ix_work_orders_property_id", table_name="work_orders")
     op.drop_index("ix_work_orders_assignee_user_id", table_name="work_orders")
     op.drop_table("work_orders")
+    op.drop_index(
+        "ix_round_badge_swipes_round_task_id", table_name="round_badge_swipes"
+    )
+    op.drop_table("round_badge_swipes")
     op.drop_index("ix_round_tasks_property_id", table_name="round_tasks")
     op.drop_table("round_tasks")
     op.drop_table("round_checkpoints")
     op.drop_index("ix_maintenance_plans_property_id", table_name="maintenance_plans")
     op.drop_table("maintenance_plans")
     op.drop_table("survey_responses")
+    op.drop_index(op.f("ix_staff_badges_user_id"), table_name="staff_badges")
+    op.drop_table("staff_badges")
     op.drop_index("ix_round_plans_property_id", table_name="round_plans")
     op.drop_table("round_plans")
     op.drop_index("ix_notice_units_unit_id", table_name="notice_units")
