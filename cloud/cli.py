@@ -371,6 +371,27 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
+@app.command("jobs")
+def run_jobs(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Run the maintenance jobs once (plans, statutory inspections, round tasks,
+    missed rounds, SLA warnings, notices); call it from a timer, e.g. every minute."""
+    from datetime import UTC, datetime
+
+    from cloud.services import maintenance
+
+    with _session(_settings(data_dir, database_url)) as session:
+        done = maintenance.run_jobs(session, now=datetime.now(UTC))
+    typer.echo(
+        f"{done.plan_orders} plan orders, {done.inspection_orders} inspection "
+        f"orders, {done.round_tasks} round tasks, {done.rounds_flagged} rounds "
+        f"flagged, {done.sla_alerts} SLA alerts, {done.notices_published} notices "
+        "published"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -10,6 +10,7 @@ from cloud.api.routes import (
     audit,
     auth,
     buildings,
+    community,
     devices,
     equipment,
     gateways,
@@ -17,12 +18,14 @@ from cloud.api.routes import (
     ingest,
     inspections,
     leases,
+    maintenance,
     meters,
     people,
     properties,
     readings,
     units,
     users,
+    work_orders,
 )
 
 # Routes that answer without a token. Everything else goes under a router whose
@@ -49,6 +52,19 @@ for router in (
     imports.router,
     audit.router,
     *alarms.ROUTERS,
+    work_orders.router,
+    work_orders.sla_router,
+    work_orders.watchers_router,
+    maintenance.plans_router,
+    maintenance.rounds_router,
+    maintenance.tasks_router,
+    maintenance.me_router,
+    maintenance.badges_router,
+    community.notices_router,
+    community.channels_router,
+    community.complaints_router,
+    community.surveys_router,
+    community.me_router,
 ):
     user_router.include_router(router)
 

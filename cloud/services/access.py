@@ -44,6 +44,7 @@ from cloud.models import (
     AuditEntry,
     Base,
     Building,
+    Complaint,
     Device,
     Equipment,
     EscalationPolicy,
@@ -52,8 +53,12 @@ from cloud.models import (
     Lease,
     LeaseStatus,
     LeaseUnit,
+    MaintenancePlan,
     Meter,
     MeterPoint,
+    Notice,
+    NoticeChannel,
+    NoticeUnit,
     OnCallRota,
     OwnershipShare,
     Person,
@@ -61,8 +66,15 @@ from cloud.models import (
     PushSubscription,
     Role,
     RoleGrant,
+    RoundPlan,
+    RoundTask,
+    SlaTarget,
+    StaffBadge,
+    Survey,
     Unit,
     User,
+    WorkOrder,
+    WorkOrderWatcher,
 )
 from cloud.services.audit import Actor, act_as
 from cloud.services.errors import NotFoundError, PermissionDeniedError
@@ -456,6 +468,78 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
         write=P.ALARMS_WRITE,
         in_properties=_nowhere,
         in_organization=lambda org: PushSubscription.organization_id == org,
+    ),
+    # Owners and tenants: the orders they reported, and those of their units.
+    WorkOrder: _property_rule(
+        "Work order",
+        WorkOrder.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: sa.or_(
+            WorkOrder.unit_id.in_(scope.own_unit_ids),
+            WorkOrder.requester_user_id == scope.actor.user_id,
+        ),
+    ),
+    SlaTarget: _property_rule(
+        "SLA target", SlaTarget.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    WorkOrderWatcher: _property_rule(
+        "Work order watcher",
+        WorkOrderWatcher.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+    ),
+    MaintenancePlan: _property_rule(
+        "Maintenance plan",
+        MaintenancePlan.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+    ),
+    RoundPlan: _property_rule(
+        "Round plan", RoundPlan.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    RoundTask: _property_rule(
+        "Round task", RoundTask.property_id, P.WORK_ORDERS_READ, P.WORK_ORDERS_WRITE
+    ),
+    # Residents: published notices of their units.
+    Notice: _property_rule(
+        "Notice",
+        Notice.property_id,
+        P.NOTICES_READ,
+        P.NOTICES_WRITE,
+        own=lambda scope: sa.and_(
+            Notice.published_at.is_not(None),
+            Notice.id.in_(
+                sa.select(NoticeUnit.notice_id).where(
+                    NoticeUnit.unit_id.in_(scope.own_unit_ids)
+                )
+            ),
+        ),
+    ),
+    NoticeChannel: _property_rule(
+        "Notice channel", NoticeChannel.property_id, P.NOTICES_READ, P.NOTICES_WRITE
+    ),
+    # Residents: what they filed; surveys of the properties they live in.
+    Complaint: _property_rule(
+        "Complaint",
+        Complaint.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: Complaint.requester_user_id == scope.actor.user_id,
+    ),
+    Survey: _property_rule(
+        "Survey",
+        Survey.property_id,
+        P.WORK_ORDERS_READ,
+        P.WORK_ORDERS_WRITE,
+        own=lambda scope: sa.true(),
+    ),
+    StaffBadge: EntityRule(
+        noun="Staff badge",
+        read=P.USERS_MANAGE,
+        write=P.USERS_MANAGE,
+        in_properties=_nowhere,
+        in_organization=lambda org: StaffBadge.organization_id == org,
     ),
     User: EntityRule(
         noun="User",

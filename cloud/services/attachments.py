@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cloud.models import Attachment, Equipment, Lease
+from cloud.models import Attachment, Equipment, Lease, WorkOrderPhoto
 from cloud.services.access import Scope
 from cloud.services.errors import (
     NotFoundError,
@@ -113,7 +113,10 @@ class AttachmentStore:
         used = session.scalar(
             sa.select(sa.func.count()).where(Attachment.sha256 == sha256)
         )
-        if not used:
+        used_by_photos = session.scalar(
+            sa.select(sa.func.count()).where(WorkOrderPhoto.sha256 == sha256)
+        )
+        if not used and not used_by_photos:
             self.path(sha256).unlink(missing_ok=True)
 
 

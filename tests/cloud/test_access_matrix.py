@@ -32,9 +32,11 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.cloud import alarm_matrix
+from tests.cloud import maintenance_world as mw
 from tests.cloud.helpers import batch, health_report
 from tests.cloud.world import (
     PDF,
+    PNG,
     ROLES,
     Side,
     World,
@@ -624,6 +626,443 @@ for _parent in ("equipment", "leases"):
     )
 
 MATRIX.update(alarm_matrix.rows(Row, Call))
+
+
+# --- work orders, plans, rounds (issue 7) ---------------------------------------
+STAFF_WORK = "+ + F + F F"
+STAFF_CREATE = "+ + F + H H"
+STAFF_LIST = "+ + + + - -"
+STAFF_ITEM = "+ + + + H H"
+
+
+def _order(path: str = "") -> Builder:
+    return lambda w, s, r: Call("GET", f"{API}/work-orders/{mw.work_order(w, s)}{path}")
+
+
+def _listing_made(path: str, *makers: Callable[[World, Side], object]) -> Builder:
+    """A list call, once the records it must (or must not) hold exist."""
+
+    def build(w: World, s: Side, r: str) -> Call:
+        for make in makers:
+            make(w, s)
+        return listing(path)(w, s, r)
+
+    return build
+
+
+def _labour() -> dict[str, Any]:
+    return {
+        "started_at": "2026-03-01T10:00:00+00:00",
+        "ended_at": "2026-03-01T11:00:00+00:00",
+        "hourly_rate": "50",
+    }
+
+
+MATRIX |= {
+    ("GET", "/api/v1/work-orders"): Row(
+        ALL,
+        _listing_made("/work-orders", mw.work_order, mw.other_work_order),
+        kind="list",
+        target=lambda s, r: mw.made(s, "work_order"),
+        other=lambda s: mw.made(s, "other_work_order"),
+    ),
+    ("POST", "/api/v1/work-orders"): Row(
+        "+ + F + + +",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders",
+            json={"unit_id": s.unit_id, "category": "plumbing", "title": "Leak"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}"): Row(ALL, _order()),
+    ("PATCH", "/api/v1/work-orders/{work_order_id}"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "PATCH",
+            f"{API}/work-orders/{mw.work_order(w, s)}",
+            json={"description": "Under the sink"},
+        ),
+    ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/transitions"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.fresh_work_order(w, s)}/transitions",
+            json={"to": "assigned", "team": "plumbers"},
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/transitions"): Row(
+        ALL, _order("/transitions")
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/checklist"): Row(
+        ALL, _order("/checklist")
+    ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/checklist"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.work_order(w, s)}/checklist",
+            json={"text": "Shut the valve"},
+        ),
+    ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/checklist/{item_id}/done"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.work_order(w, s)}/checklist/"
+            f"{mw.fresh_checklist_item(w, s)}/done",
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/labour"): Row(
+        STAFF_WORK, _order("/labour")
+    ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/labour"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST", f"{API}/work-orders/{mw.work_order(w, s)}/labour", json=_labour()
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/parts"): Row(
+        STAFF_WORK, _order("/parts")
+    ),
+    ("POST", "/api/v1/work-orders/{work_order_id}/parts"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.work_order(w, s)}/parts",
+            json={"description": "Washer", "quantity": "1", "unit_cost": "0.40"},
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/costs"): Row(
+        STAFF_WORK, _order("/costs")
+    ),
+    # Only the requester rates (the world's orders were reported by staff jobs).
+    ("POST", "/api/v1/work-orders/{work_order_id}/rating"): Row(
+        "F F F F F F",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.work_order(w, s)}/rating",
+            json={"rating": 4},
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/photos"): Row(ALL, _order("/photos")),
+    ("POST", "/api/v1/work-orders/{work_order_id}/photos"): Row(
+        STAFF_WORK,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-orders/{mw.work_order(w, s)}/photos",
+            files={"file": ("leak.png", PNG, "image/png")},
+        ),
+    ),
+    ("GET", "/api/v1/work-orders/{work_order_id}/photos/{photo_id}/content"): Row(
+        ALL,
+        lambda w, s, r: Call(
+            "GET",
+            f"{API}/work-orders/{mw.work_order(w, s)}/photos/{mw.photo(w, s)}/content",
+        ),
+    ),
+    ("GET", "/api/v1/sla-targets"): Row(
+        STAFF_LIST,
+        _listing_made("/sla-targets", mw.sla_target),
+        kind="list",
+        target=lambda s, r: mw.made(s, "sla_target"),
+    ),
+    ("POST", "/api/v1/sla-targets"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/sla-targets",
+            json={
+                "property_id": s.property_id,
+                "urgency": "low",
+                "category": mw.trade(),
+                "response_minutes": 600,
+                "resolution_minutes": 6000,
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/work-order-watchers"): Row(
+        "+ + F + - -",
+        _listing_made("/work-order-watchers", mw.watcher),
+        kind="list",
+        target=lambda s, r: mw.made(s, "watcher"),
+    ),
+    ("POST", "/api/v1/work-order-watchers"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/work-order-watchers",
+            json={
+                "property_id": s.property_id,
+                "channel": "webhook",
+                "target": "https://example.org/hook",
+                "label": "desk",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/maintenance-plans"): Row(
+        STAFF_LIST,
+        _listing_made("/maintenance-plans", mw.plan),
+        kind="list",
+        target=lambda s, r: mw.made(s, "plan"),
+    ),
+    # Accountants do not see equipment, so not the equipment a plan is for.
+    ("POST", "/api/v1/maintenance-plans"): Row(
+        "+ + H + H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/maintenance-plans",
+            json={
+                "equipment_id": s.equipment_id,
+                "name": "Monthly check",
+                "interval_unit": "months",
+                "interval_count": 1,
+                "first_due_on": "2026-04-01",
+                "category": "hvac",
+                "title": "Check filters",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/maintenance-plans/{plan_id}"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call("GET", f"{API}/maintenance-plans/{mw.plan(w, s)}"),
+    ),
+    ("GET", "/api/v1/round-plans"): Row(
+        STAFF_LIST,
+        _listing_made("/round-plans", mw.round_plan),
+        kind="list",
+        target=lambda s, r: mw.made(s, "round_plan"),
+    ),
+    ("POST", "/api/v1/round-plans"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/round-plans",
+            json={
+                "property_id": s.property_id,
+                "name": "Morning walk",
+                "every_hours": 24,
+                "window_minutes": 60,
+                "first_starts_at": "2026-03-02T07:00:00+00:00",
+                "checkpoints": [{"name": "Boiler room"}],
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/round-plans/{plan_id}/checkpoints"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "GET", f"{API}/round-plans/{mw.round_plan(w, s)}/checkpoints"
+        ),
+    ),
+    ("GET", "/api/v1/round-tasks"): Row(
+        STAFF_LIST,
+        _listing_made("/round-tasks", mw.round_task),
+        kind="list",
+        target=lambda s, r: mw.made(s, "round_task"),
+    ),
+    ("GET", "/api/v1/round-tasks/{task_id}"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call("GET", f"{API}/round-tasks/{mw.round_task(w, s)}"),
+    ),
+    ("GET", "/api/v1/round-tasks/{task_id}/checks"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call("GET", f"{API}/round-tasks/{mw.round_task(w, s)}/checks"),
+    ),
+    ("POST", "/api/v1/round-tasks/{task_id}/checks"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/round-tasks/{mw.fresh_round_task(w, s)}/checks",
+            json={"qr_token": mw.qr_token(w, s), "ok": True},
+        ),
+    ),
+    ("GET", "/api/v1/me/work-orders"): Row(
+        "- - - - + +",
+        _listing_made("/me/work-orders", mw.work_order, mw.other_work_order),
+        kind="list",
+        target=lambda s, r: mw.made(s, "work_order"),
+        other=lambda s: mw.made(s, "other_work_order"),
+    ),
+    ("GET", "/api/v1/me/round-tasks"): Row(
+        "- - - - - -",
+        _listing_made("/me/round-tasks", mw.round_task),
+        kind="list",
+        target=lambda s, r: mw.made(s, "round_task"),
+    ),
+}
+
+
+# --- notices, complaints, surveys (issue 7) ------------------------------------------
+MATRIX |= {
+    ("GET", "/api/v1/notices"): Row(
+        ALL,
+        _listing_made("/notices", mw.notice, mw.other_notice),
+        kind="list",
+        target=lambda s, r: mw.made(s, "notice"),
+        other=lambda s: mw.made(s, "other_notice"),
+    ),
+    ("POST", "/api/v1/notices"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/notices",
+            json={
+                "property_id": s.property_id,
+                "kind": "general",
+                "title": "Bins moved",
+                "body": "To the north gate.",
+                "publish_at": "2026-03-01T00:00:00+00:00",
+                "expires_at": "2026-04-01T00:00:00+00:00",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/notices/board"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call(
+            "GET", f"{API}/notices/board", params={"property_id": s.property_id}
+        ),
+    ),
+    ("GET", "/api/v1/notices/{notice_id}"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}")
+    ),
+    ("GET", "/api/v1/notices/{notice_id}/affected-units"): Row(
+        ALL,
+        lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}/affected-units"),
+    ),
+    ("GET", "/api/v1/notices/{notice_id}/receipts"): Row(
+        "+ + F F F F",
+        lambda w, s, r: Call("GET", f"{API}/notices/{mw.notice(w, s)}/receipts"),
+    ),
+    ("GET", "/api/v1/notice-channels"): Row(
+        "+ + F F F F",
+        _listing_made("/notice-channels", mw.channel),
+        kind="list",
+        target=lambda s, r: mw.made(s, "channel"),
+    ),
+    ("POST", "/api/v1/notice-channels"): Row(
+        "+ + F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/notice-channels",
+            json={
+                "property_id": s.property_id,
+                "label": "SMS",
+                "apprise_url": "json://sms.example.org/x",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/complaints"): Row(
+        STAFF_LIST,
+        _listing_made("/complaints", mw.complaint),
+        kind="list",
+        target=lambda s, r: mw.made(s, "complaint"),
+    ),
+    ("POST", "/api/v1/complaints"): Row(
+        "+ + F + + +",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints",
+            json={"unit_id": s.unit_id, "category": "cleaning", "text": "Stairs"},
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/complaints/{complaint_id}"): Row(
+        STAFF_ITEM,
+        lambda w, s, r: Call("GET", f"{API}/complaints/{mw.complaint(w, s)}"),
+    ),
+    ("POST", "/api/v1/complaints/{complaint_id}/answer"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints/{mw.complaint(w, s)}/answer",
+            json={"response": "We will look into it."},
+        ),
+    ),
+    # Only who filed it rates (the world's complaint was filed by a job).
+    ("POST", "/api/v1/complaints/{complaint_id}/rating"): Row(
+        "F F F F H H",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/complaints/{mw.complaint(w, s)}/rating",
+            json={"rating": 3},
+        ),
+    ),
+    ("GET", "/api/v1/surveys"): Row(
+        ALL,
+        _listing_made("/surveys", mw.survey),
+        kind="list",
+        target=lambda s, r: mw.made(s, "survey"),
+    ),
+    ("POST", "/api/v1/surveys"): Row(
+        STAFF_CREATE,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/surveys",
+            json={
+                "property_id": s.property_id,
+                "title": "Lifts",
+                "questions": [{"text": "Lifts", "kind": "rating"}],
+                "opens_at": "2026-03-01T00:00:00+00:00",
+                "closes_at": "2026-04-01T00:00:00+00:00",
+            },
+        ),
+        kind="create",
+    ),
+    ("GET", "/api/v1/surveys/{survey_id}"): Row(
+        ALL, lambda w, s, r: Call("GET", f"{API}/surveys/{mw.survey(w, s)}")
+    ),
+    ("POST", "/api/v1/surveys/{survey_id}/responses"): Row(
+        "+ + F + + +",
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/surveys/{mw.fresh_survey(w, s)}/responses",
+            json={"answers": [5]},
+        ),
+    ),
+    ("GET", "/api/v1/surveys/{survey_id}/results"): Row(
+        "+ + + + F F",
+        lambda w, s, r: Call("GET", f"{API}/surveys/{mw.survey(w, s)}/results"),
+    ),
+    ("GET", "/api/v1/me/notices"): Row(
+        ALL,
+        _listing_made("/me/notices", mw.notice, mw.other_notice),
+        kind="list",
+        target=lambda s, r: mw.made(s, "notice"),
+        other=lambda s: mw.made(s, "other_notice"),
+    ),
+    ("POST", "/api/v1/me/notices/{notice_id}/read"): Row(
+        ALL,
+        lambda w, s, r: Call("POST", f"{API}/me/notices/{mw.notice(w, s)}/read"),
+    ),
+    ("GET", "/api/v1/staff-badges"): Row(
+        ADMIN_ONLY_LIST,
+        _listing_made("/staff-badges", mw.badge),
+        kind="list",
+        target=lambda s, r: mw.made(s, "badge"),
+    ),
+    ("POST", "/api/v1/staff-badges"): Row(
+        ADMIN_ONLY_LIST,
+        lambda w, s, r: Call(
+            "POST",
+            f"{API}/staff-badges",
+            json={"user_id": s.user_id, "card_hex": mw.card()},
+        ),
+        kind="org",
+    ),
+    ("GET", "/api/v1/me/complaints"): Row(
+        "- - - - - -",
+        _listing_made("/me/complaints", mw.complaint),
+        kind="list",
+        target=lambda s, r: mw.made(s, "complaint"),
+    ),
+}
 
 
 # --- the fixture -----------------------------------------------------------------
