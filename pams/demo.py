@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from pams import demo_billing
 from pams.technician import TechnicianPhone, alarm_report, describe, enrol
 
 GATEWAY_ID = "demo-gw"
@@ -80,6 +81,7 @@ class DemoRun:
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     uplink_port: int | None = None  # the gateway reaches the cloud here (a proxy)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    billing_site: demo_billing.BillingSite | None = None
     phone: TechnicianPhone | None = None
 
     @property
@@ -111,6 +113,7 @@ class DemoRun:
         self._wait_for(lambda: wiring.exists(), "the simulator's wiring file", 30)
         self._wait_for(self._cloud_healthy, "the cloud's /health", 30)
         self._enrol_technician()
+        self.prepare_billing()
         self.site.write_text(
             site_config(json.loads(wiring.read_text()), self), encoding="utf-8"
         )
@@ -244,6 +247,27 @@ class DemoRun:
             return httpx.get(f"{self.cloud_url}/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def prepare_billing(self) -> None:
+        """The estate office's records for billing (``pams.demo_billing``)."""
+        try:
+            with contextlib.closing(self._api()) as client:
+                self.billing_site = demo_billing.prepare(client, GATEWAY_ID)
+        except (demo_billing.DemoBillingError, httpx.HTTPError) as exc:
+            raise DemoError(f"billing setup failed: {exc}") from exc
+
+    def bill(self) -> dict[str, Any]:
+        """Bill today from the readings the gateway sent; a short summary."""
+        if self.billing_site is None:
+            raise DemoError("billing was not prepared")
+        try:
+            with contextlib.closing(self._api()) as client:
+                return demo_billing.bill(client, self.billing_site)
+        except (demo_billing.DemoBillingError, httpx.HTTPError) as exc:
+            raise DemoError(f"billing run failed: {exc}") from exc
+
+    def _api(self) -> httpx.Client:
+        return demo_billing.session(self.cloud_url, ADMIN_EMAIL, self.admin_password)
 
     # --- watching ----------------------------------------------------------------
 
@@ -533,6 +557,7 @@ def summarise(run: DemoRun, duration_s: float, before_stop: Progress) -> dict[st
             "button_presses": kinds.get("button_press", 0),
         },
         "alarms_raised": before_stop.alarms_raised,
+        "billing": run.bill(),
         "alarms": alarms,
         "actions": actions,
         "actions_at_gateway": before_stop.actions,

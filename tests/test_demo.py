@@ -43,6 +43,14 @@ def test_demo_polls_every_family_and_loses_nothing(tmp_path: Path) -> None:
     assert readings["in_cloud"] == readings["polled"]
     assert readings["lost"] == 0
     assert summary["events"]["card_reads"] >= 1
+    billing = summary["billing"]
+    assert [invoice["number"][:4] for invoice in billing["invoices"]] == ["INV-"] * 3
+    assert {line["meter"] for line in billing["usage_lines"]} == {
+        "apt-101",
+        "apt-102",
+        "apt-103",
+    }
+    assert all(line["readings"] >= 2 for line in billing["usage_lines"])
     leaks = [a for a in summary["alarms"] if a["type"] == "water_leak"]
     assert leaks, summary["alarms"]
     assert all(a["pushed"] for a in leaks), leaks

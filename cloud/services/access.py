@@ -43,6 +43,7 @@ from cloud.models import (
     AlarmSilence,
     AuditEntry,
     Base,
+    BillingRun,
     Building,
     Complaint,
     Device,
@@ -50,20 +51,25 @@ from cloud.models import (
     EscalationPolicy,
     Gateway,
     Inspection,
+    Invoice,
     Lease,
     LeaseStatus,
     LeaseUnit,
     MaintenancePlan,
+    ManualReading,
     Meter,
     MeterPoint,
     Notice,
     NoticeChannel,
     NoticeUnit,
     OnCallRota,
+    OneOffCharge,
     OwnershipShare,
+    Payment,
     Person,
     Property,
     PushSubscription,
+    Refund,
     Role,
     RoleGrant,
     RoundPlan,
@@ -71,6 +77,7 @@ from cloud.models import (
     SlaTarget,
     StaffBadge,
     Survey,
+    Tariff,
     Unit,
     User,
     WorkOrder,
@@ -432,6 +439,43 @@ ENTITY_RULES: dict[type[Base], EntityRule] = {
         write=P.GATEWAYS_WRITE,
         in_properties=lambda ids: _visible_gateways(Gateway.property_id.in_(ids)),
         in_organization=lambda org: _visible_gateways(Gateway.organization_id == org),
+    ),
+    # Billing: staff with billing roles see their properties' records; owners and
+    # tenants their own issued invoices, payments and refunds.
+    Tariff: _property_rule(
+        "Tariff", Tariff.property_id, P.BILLING_READ, P.BILLING_WRITE
+    ),
+    ManualReading: _property_rule(
+        "Manual reading", ManualReading.property_id, P.METERS_READ, P.METERS_WRITE
+    ),
+    BillingRun: _property_rule(
+        "Billing run", BillingRun.property_id, P.BILLING_READ, P.BILLING_WRITE
+    ),
+    Invoice: _property_rule(
+        "Invoice",
+        Invoice.property_id,
+        P.BILLING_READ,
+        P.BILLING_WRITE,
+        own=lambda scope: sa.and_(
+            Invoice.person_id == scope.person_id, Invoice.status != "draft"
+        ),
+    ),
+    OneOffCharge: _property_rule(
+        "One-off charge", OneOffCharge.property_id, P.BILLING_READ, P.BILLING_WRITE
+    ),
+    Payment: _property_rule(
+        "Payment",
+        Payment.property_id,
+        P.BILLING_READ,
+        P.BILLING_WRITE,
+        own=lambda scope: Payment.person_id == scope.person_id,
+    ),
+    Refund: _property_rule(
+        "Refund",
+        Refund.property_id,
+        P.BILLING_READ,
+        P.BILLING_WRITE,
+        own=lambda scope: Refund.person_id == scope.person_id,
     ),
     # Alarms of a gateway not yet placed in a property: administrators only.
     Alarm: EntityRule(

@@ -32,6 +32,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.cloud import alarm_matrix
+from tests.cloud import billing_world as bw
 from tests.cloud import maintenance_world as mw
 from tests.cloud.helpers import batch, health_report
 from tests.cloud.world import (
@@ -1063,6 +1064,264 @@ MATRIX |= {
         target=lambda s, r: mw.made(s, "complaint"),
     ),
 }
+
+
+# --- billing (records made on first use: tests/cloud/billing_world.py) ------------
+
+BILLED_LIST = "+ + + F - -"  # staff with billing roles; owners and tenants: theirs
+BILLING_ITEM = "+ + + H H H"
+BILLING_CREATE = "+ + + F H H"
+BILLING_ON_PROPERTY = "+ + + F H H"
+
+
+def _billing_day() -> str:
+    return bw.fresh_day().isoformat()
+
+
+def _statement() -> dict[str, Any]:
+    content = (
+        f"transaction_id,date,amount,reference\n{fresh('tx')},2026-03-05,1.00,nothing\n"
+    )
+    return {"file": ("statement.csv", content.encode(), "text/csv")}
+
+
+MATRIX.update(
+    {
+        ("GET", "/api/v1/billing/settings"): Row(
+            "+ + + F + +",
+            lambda w, s, r: Call("GET", f"{API}/billing/settings"),
+            kind="org",
+        ),
+        ("PATCH", "/api/v1/billing/settings"): Row(
+            "+ F F F F F",
+            lambda w, s, r: Call(
+                "PATCH", f"{API}/billing/settings", json={"payment_terms_days": 15}
+            ),
+            kind="org",
+        ),
+        ("GET", "/api/v1/billing/tariffs"): Row(
+            BILLED_LIST,
+            _listing_made("/billing/tariffs", bw.tariff_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "tariff"),
+        ),
+        ("POST", "/api/v1/billing/tariffs"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/tariffs",
+                json={
+                    "property_id": s.property_id,
+                    "meter_kind": "water",
+                    "name": fresh("water"),
+                    "versions": [
+                        {
+                            "effective_from": "2026-01-01T00:00:00+08:00",
+                            "tiers": [{"rate": "3.5"}],
+                        }
+                    ],
+                },
+            ),
+            kind="create",
+        ),
+        ("GET", "/api/v1/billing/tariffs/{tariff_id}"): Row(
+            BILLING_ITEM,
+            lambda w, s, r: Call("GET", f"{API}/billing/tariffs/{bw.tariff_id(w, s)}"),
+        ),
+        ("POST", "/api/v1/billing/tariffs/{tariff_id}/versions"): Row(
+            BILLING_ITEM,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/tariffs/{bw.tariff_id(w, s)}/versions",
+                json={
+                    "effective_from": f"{_billing_day()}T00:00:00+08:00",
+                    "tiers": [{"rate": "0.6"}],
+                },
+            ),
+        ),
+        ("POST", "/api/v1/billing/meters/{meter_id}/readings"): Row(
+            "+ + F + H H",
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/meters/{s.meter_id}/readings",
+                json={"value": "20.5", "taken_at": "2026-02-01T08:00:00Z"},
+            ),
+        ),
+        ("POST", "/api/v1/billing/meters/{meter_id}/reviews"): Row(
+            "+ + + F H H",
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/meters/{s.meter_id}/reviews",
+                json={"reading_ref": fresh("gw:x"), "decision": "rejected"},
+            ),
+        ),
+        ("GET", "/api/v1/billing/properties/{property_id}/held-readings"): Row(
+            BILLING_ON_PROPERTY,
+            lambda w, s, r: Call(
+                "GET", f"{API}/billing/properties/{s.property_id}/held-readings"
+            ),
+        ),
+        ("POST", "/api/v1/billing/runs"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/runs",
+                json={
+                    "property_id": s.property_id,
+                    "period_first": (day := _billing_day()),
+                    "period_last": day,
+                },
+            ),
+            kind="create",
+        ),
+        ("GET", "/api/v1/billing/runs"): Row(
+            BILLED_LIST,
+            _listing_made("/billing/runs", bw.run_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "run"),
+        ),
+        ("GET", "/api/v1/billing/runs/{run_id}"): Row(
+            BILLING_ITEM,
+            lambda w, s, r: Call("GET", f"{API}/billing/runs/{bw.run_id(w, s)}"),
+        ),
+        ("POST", "/api/v1/billing/runs/{run_id}/approve"): Row(
+            BILLING_ITEM,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/runs/{bw.fresh_run(w, s, approve=False)}/approve",
+            ),
+        ),
+        ("GET", "/api/v1/billing/invoices"): Row(
+            "+ + + F - +",
+            _listing_made("/billing/invoices", bw.invoice_id, bw.other_invoice_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "invoice"),
+            other=lambda s: bw.made(s, "other-invoice"),
+        ),
+        ("GET", "/api/v1/billing/invoices/{invoice_id}"): Row(
+            "+ + + H H +",
+            lambda w, s, r: Call(
+                "GET", f"{API}/billing/invoices/{bw.invoice_id(w, s)}"
+            ),
+        ),
+        ("POST", "/api/v1/billing/invoices/{invoice_id}/credit-notes"): Row(
+            "+ + + H H F",
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/invoices/{bw.fresh_invoice(w, s)}/credit-notes",
+                json={"reason": "Charged twice"},
+            ),
+        ),
+        ("GET", "/api/v1/billing/one-off-charges"): Row(
+            BILLED_LIST,
+            _listing_made("/billing/one-off-charges", bw.one_off_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "one-off"),
+        ),
+        ("POST", "/api/v1/billing/one-off-charges"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/one-off-charges",
+                json={
+                    "property_id": s.property_id,
+                    "amount": "12.00",
+                    "description": "Lost key card",
+                    "lease_id": s.lease_id,
+                    "source_ref": fresh("card"),
+                    "charge_date": "2199-01-01",
+                },
+            ),
+            kind="create",
+        ),
+        ("POST", "/api/v1/billing/payments"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/payments",
+                json={
+                    "property_id": s.property_id,
+                    "person_id": s.other_person_id,
+                    "amount": "1.00",
+                    "received_at": "2026-03-05T10:00:00Z",
+                    "reference": fresh("pay"),
+                },
+            ),
+            kind="create",
+        ),
+        ("GET", "/api/v1/billing/payments"): Row(
+            "+ + + F - +",
+            _listing_made("/billing/payments", bw.payment_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "payment"),
+        ),
+        ("GET", "/api/v1/billing/payments/{payment_id}"): Row(
+            "+ + + H H +",
+            lambda w, s, r: Call(
+                "GET", f"{API}/billing/payments/{bw.payment_id(w, s)}"
+            ),
+        ),
+        ("POST", "/api/v1/billing/refunds"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/refunds",
+                json={
+                    "property_id": s.property_id,
+                    "person_id": bw.credit_holder(w, s),
+                    "amount": "5.00",
+                    "refunded_at": "2026-03-06T10:00:00Z",
+                },
+            ),
+            kind="create",
+        ),
+        ("GET", "/api/v1/billing/refunds"): Row(
+            "+ + + F - -",
+            _listing_made("/billing/refunds", bw.refund_id),
+            kind="list",
+            target=lambda s, r: bw.made(s, "refund"),
+        ),
+        ("GET", "/api/v1/billing/properties/{property_id}/balances"): Row(
+            BILLING_ON_PROPERTY,
+            lambda w, s, r: Call(
+                "GET", f"{API}/billing/properties/{s.property_id}/balances"
+            ),
+        ),
+        ("POST", "/api/v1/billing/properties/{property_id}/statements"): Row(
+            BILLING_CREATE,
+            lambda w, s, r: Call(
+                "POST",
+                f"{API}/billing/properties/{s.property_id}/statements",
+                files=_statement(),
+            ),
+        ),
+        ("POST", "/api/v1/billing/dunning/run"): Row(
+            "+ F F F F F",
+            lambda w, s, r: Call("POST", f"{API}/billing/dunning/run"),
+            kind="org",
+        ),
+        **{
+            ("GET", f"/api/v1/billing/reports/{name}"): Row(
+                "+ + + F F F",
+                lambda w, s, r, name=name: Call(
+                    "GET",
+                    f"{API}/billing/reports/{name}",
+                    params={"first": "2020-01-01", "last": "2199-12-31"},
+                ),
+                kind="org",
+            )
+            for name in ("income", "arrears", "collection", "consumption", "dunning")
+        },
+        ("GET", "/api/v1/billing/properties/{property_id}/export"): Row(
+            BILLING_ON_PROPERTY,
+            lambda w, s, r: Call(
+                "GET",
+                f"{API}/billing/properties/{s.property_id}/export",
+                params={"first": "2020-01-01", "last": "2199-12-31", "format": "csv"},
+            ),
+        ),
+    }
+)
 
 
 # --- the fixture -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from cloud.models import LabourEntry, OutboxMessage, SlaTarget, WorkOrder
 from cloud.services import sla, work_orders
+from cloud.services.errors import InvalidInputError
 from tests.cloud.helpers import Login
 from tests.cloud.maintenance_setup import Plant, make_plant
 
@@ -216,7 +217,7 @@ def test_one_technicians_overlapping_time_counts_once(
 def test_closing_calls_back_with_the_chargeable_lines(
     plant: Plant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(work_orders, "_ON_CLOSED", list(work_orders._ON_CLOSED))
+    monkeypatch.setattr(work_orders, "_ON_CLOSED", [])  # without billing's
     seen: list[tuple[int, str, list[tuple[str, Decimal]]]] = []
     work_orders.on_closed(
         lambda session, order: seen.append(
@@ -248,3 +249,23 @@ def test_closing_calls_back_with_the_chargeable_lines(
             [(f"Work order {order_id}: Tap washer × 3", Decimal("1.05"))],
         )
     ]
+
+
+def test_a_chargeable_order_with_nobody_to_bill_is_not_closed(plant: Plant) -> None:
+    order_id = report(plant, FRIDAY_5PM)  # staff report: no requester, no lease
+    with plant.session() as (session, scope):
+        work_orders.update_work_order(
+            session,
+            scope,
+            order_id,
+            {"chargeable": True, "charge_amount": Decimal("40")},
+        )
+    for to in ("assigned", "in_progress", "resolved"):
+        move(plant, order_id, to, FRIDAY_5PM, team="plumbers")
+
+    with pytest.raises(InvalidInputError) as refused:
+        move(plant, order_id, "closed", FRIDAY_5PM + timedelta(hours=1))
+
+    assert "has no tenant or requester to bill" in str(refused.value)
+    with plant.session() as (session, _):
+        assert session.get(WorkOrder, order_id).state == "resolved"

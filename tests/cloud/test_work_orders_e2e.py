@@ -106,6 +106,13 @@ def test_a_reported_leak_is_fixed_and_rated(
     resolved = moved(
         client, site.technician, order["id"], to="resolved", note="Fitting replaced"
     )
+    # The fitting was the tenant's doing: the manager passes the parts on.
+    marked = client.patch(
+        f"{API}/work-orders/{order['id']}",
+        json={"chargeable": True},
+        headers=site.manager,
+    )
+    assert marked.status_code == 200, marked.text
 
     # The tenant rates it.
     rated = client.post(
@@ -113,7 +120,13 @@ def test_a_reported_leak_is_fixed_and_rated(
         json={"rating": 5, "comment": "Fixed within the hour"},
         headers=site.tenant,
     )
+    closed = moved(client, site.tenant, order["id"], to="closed")
     costs = client.get(f"{API}/work-orders/{order['id']}/costs", headers=site.manager)
+    charges = client.get(
+        f"{API}/billing/one-off-charges",
+        params={"property_id": site.property_id, "pending": True},
+        headers=admin.headers,
+    )
     history = client.get(
         f"{API}/work-orders/{order['id']}/transitions", headers=site.tenant
     )
@@ -138,7 +151,14 @@ def test_a_reported_leak_is_fixed_and_rated(
         ("new", "assigned"),
         ("assigned", "in_progress"),
         ("in_progress", "resolved"),
+        ("resolved", "closed"),
     ]
+    # Closing hands the chargeable parts to billing, once, on the tenant's lease.
+    assert closed["state"] == "closed"
+    assert [
+        (c["source"], c["source_ref"], c["amount"], c["lease_id"])
+        for c in charges.json()["data"]
+    ] == [("work_order", f"{order['id']}/1", "8.70", site.lease_id)]
 
 
 def test_a_tenant_does_not_do_staff_work(
