@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -158,6 +157,9 @@ def settings_record(session: Session, organization_id: int) -> BillingSettings:
     return record
 
 
+CLEARABLE_SETTINGS = frozenset({"reminder_channel", "reminder_target"})
+
+
 def update_settings(
     session: Session, scope: Scope, given: dict[str, Any]
 ) -> BillingSettings:
@@ -165,6 +167,15 @@ def update_settings(
     scope.require_org_wide(Permission.BILLING_WRITE)
     record = settings_record(session, scope.organization_id)
     for name, value in given.items():
+        if value is None and name not in CLEARABLE_SETTINGS:
+            raise InvalidInputError(
+                f"{name} cannot be null; leave it out to keep it.", field=name
+            )
+        if name == "timezone":
+            try:
+                engine.periods.zone(value)
+            except engine.BillingError as exc:
+                raise InvalidInputError(str(exc), field=name) from exc
         setattr(record, name, value)
     record.updated_at = datetime.now(UTC)
     session.flush()
@@ -665,7 +676,7 @@ def charge_closed_work_order(session: Session, order: WorkOrder) -> None:
     assert organization_id is not None  # a work order's property exists
     settings = settings_of(session, organization_id)
     closed = order.closed_at or datetime.now(UTC)
-    charge_date = closed.astimezone(ZoneInfo(settings.timezone)).date()
+    charge_date = local_today(closed, settings.timezone)
     for number, (description, amount) in enumerate(items, start=1):
         source_ref = f"{order.id}/{number}"
         if session.scalar(

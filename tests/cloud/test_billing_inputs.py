@@ -250,3 +250,31 @@ def test_a_lower_reading_is_held_for_review_and_rejecting_it_releases_the_rest(
     assert "is lower than the last accepted 410" in held[0]["reason"]
     assert review.status_code == 201, review.text
     assert after == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"timezone": None}, "timezone cannot be null"),
+        ({"payment_terms_days": None}, "payment_terms_days cannot be null"),
+        ({"timezone": "Mars/Olympus"}, "Mars/Olympus"),
+    ],
+    ids=["null-timezone", "null-terms", "unknown-zone"],
+)
+def test_settings_that_cannot_be_right_are_refused_and_the_old_ones_kept(
+    client: TestClient, admin: Login, body: dict[str, Any], reason: str
+) -> None:
+    before = client.get("/api/v1/billing/settings", headers=admin.headers).json()
+
+    answer = client.patch("/api/v1/billing/settings", json=body, headers=admin.headers)
+    cleared = client.patch(
+        "/api/v1/billing/settings",
+        json={"reminder_target": None},
+        headers=admin.headers,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert reason in answer.text
+    assert cleared.status_code == 200, cleared.text
+    after = client.get("/api/v1/billing/settings", headers=admin.headers).json()
+    assert after | {"updated_at": None} == before | {"updated_at": None}

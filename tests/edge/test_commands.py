@@ -53,6 +53,8 @@ class Site:
             f'url = "{cloud_url}"',
             f'token_file = "{self.token_file}"',
             "config_trial_s = 2",
+            "[health]",
+            "port = 0  # any free port: tests run side by side",
             "[[modbus_rtu]]",
             'id = "plant"',
             f'port = "{rtu_port or self.rtu_port}"',
