@@ -168,8 +168,11 @@ class Uplink:
 
     async def _wait_for_data(self) -> None:
         self.new_data.clear()
+        # Not asyncio.wait_for: on Python 3.11 it drops a cancel that lands in the
+        # same tick as the event, and the gateway would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.new_data.wait(), self.cloud.sync_interval_s)
+            async with asyncio.timeout(self.cloud.sync_interval_s):
+                await self.new_data.wait()
 
     async def _send(self, client: UplinkClient, batch: Batch) -> None:
         encoded = await asyncio.to_thread(self._encode, batch)

@@ -149,7 +149,8 @@ async def _wait(
             if step <= 0:
                 return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=step)
+            async with asyncio.timeout(step):
+                await stop.wait()
         if status_path is not None:
             write_json(status_path, simulation.status())
 

@@ -162,7 +162,8 @@ class OutboxWorker:
                 await asyncio.gather(*(self._deliver(m) for m in claimed))
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), self._poll_interval_s)
+                async with asyncio.timeout(self._poll_interval_s):
+                    await wakeup.wait()
 
     async def drain_once(self) -> int:
         """Deliver what is due now, once; returns how many were tried (for tests)."""

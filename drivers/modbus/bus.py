@@ -25,7 +25,6 @@ count and CRC. Over TCP, pymodbus matches the transaction id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -205,8 +204,7 @@ class _ModbusBus:
     ) -> None:
         if self._owner is not None:
             self._owner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._owner
+            await asyncio.wait([self._owner])  # our own cancel still propagates
             self._owner = None
         if self._queue is not None:
             while not self._queue.empty():
@@ -289,7 +287,13 @@ class _ModbusBus:
 
     async def _serve(self) -> None:
         assert self._queue is not None
+        me = asyncio.current_task()
+        assert me is not None
         while True:
+            if me.cancelling():
+                # On Python 3.11 pymodbus's asyncio.wait_for can swallow a cancel
+                # that lands as the reply arrives; the bus must still close.
+                raise asyncio.CancelledError
             _, _, job = await self._queue.get()
             if job.future.done():  # the caller gave up while it was queued
                 continue

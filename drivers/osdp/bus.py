@@ -237,8 +237,7 @@ class OsdpBus:
     ) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            await asyncio.wait([self._supervisor])  # our own cancel still propagates
         if self._panel_thread is not None:
             await asyncio.to_thread(self._panel_thread.stop)
         self._channel.close()

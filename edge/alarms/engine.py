@@ -11,7 +11,6 @@ running out, a stale point, an action's result) is recorded through ``emit``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -149,8 +148,7 @@ class AlarmEngine:
     ) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            await asyncio.wait([self._ticker])  # our own cancel still propagates
             self._ticker = None
         await self.actions.aclose()
 

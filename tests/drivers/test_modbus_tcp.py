@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from collections.abc import Callable
@@ -456,3 +457,33 @@ async def test_tcp_connection_is_made_again_after_timeouts_in_a_row() -> None:
     assert bus.stats.connects == 2
     assert bus.stats.timeouts == 2
     assert reading.value == Decimal(1)
+
+
+async def test_the_bus_closes_when_a_cancel_is_swallowed_as_the_reply_lands() -> None:
+    """Python 3.11's asyncio.wait_for, inside pymodbus, may return the reply and drop
+    a cancel that arrived with it; closing the bus must not hang on that."""
+    async with tcp_device(
+        inputs=[register_block(0, dict(enumerate(float32_words(1.0))), 2)]
+    ) as server:
+        bus = ModbusTcpBus("127.0.0.1", server.port, timeout_s=2.0)
+        await bus.__aenter__()
+        assert bus._client is not None
+        execute = bus._client.execute
+        in_flight = asyncio.Event()
+
+        async def execute_dropping_a_cancel(*args: Any, **kwargs: Any) -> Any:
+            in_flight.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.2)  # the cancel lands while the reply is due
+            return await execute(*args, **kwargs)
+
+        bus._client.execute = execute_dropping_a_cancel  # type: ignore[method-assign]
+        meter = bus.add_device("meter-1", 1, VOLTMETER)
+        poll = asyncio.create_task(meter.poll())
+        await in_flight.wait()
+
+        async with asyncio.timeout(3):
+            await bus.__aexit__(None, None, None)
+        (reading,) = await poll
+
+    assert (reading.quality, reading.value) == (Quality.GOOD, Decimal(1))

@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from edge.agent import Gateway
 from edge.buffer import KIND_READING, Buffer, NewRecord
 from edge.config import SiteConfig
@@ -138,3 +140,27 @@ async def test_sending_resumes_within_seconds_of_the_cloud_coming_back(
     summary = await running
     assert summary.drained is True
     assert cloud.stats(GATEWAY)["readings"] == 500
+
+
+async def test_an_idle_uplink_stops_when_cancelled_as_new_data_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel landing in the same tick as the new-data wake-up is not lost."""
+    monkeypatch.setenv("PAMS_EDGE_TOKEN", "t" * 43)
+    config = SiteConfig.model_validate(
+        {
+            "gateway": {"id": GATEWAY, "data_dir": str(tmp_path / "edge")},
+            "cloud": {"url": "http://127.0.0.1:9", "sync_interval_s": 30},
+            "health": {"port": 0},
+        }
+    )
+    gateway = Gateway(config)
+    uplink = asyncio.create_task(gateway.uplink.run())
+    await asyncio.sleep(0.3)  # the buffer is empty: the uplink waits for data
+
+    gateway.uplink.new_data.set()
+    uplink.cancel()
+    await asyncio.wait([uplink], timeout=3)
+    gateway.buffer.close()
+
+    assert uplink.cancelled()
