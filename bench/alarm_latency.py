@@ -364,6 +364,7 @@ async def _pushed_leaks(
     assert isinstance(model, WaterMeter)
     await gateway.until(lambda: gateway.mqtt is not None, 10)
     await asyncio.wait_for(gateway.mqtt.wait_connected(), 10)
+    actions = gateway.alarms.actions
     rng = random.Random(args.seed)
     sensors = sensor_ids(max(1, (args.events + 1) // 2))
     samples: list[OnlineSample] = []
@@ -374,6 +375,7 @@ async def _pushed_leaks(
             sensor = leak_sensor(simulation, sensor_id)
             source = f"{GATEWAY_ID}/{sensor_id}"
             seen = {p.payload.get("alarm_id") for p in phone.pushes}
+            wanted = actions.reported + 1
             started = datetime.now(UTC)
             for topic, payload in sensor.apply(Fault("leak", 0), active=True, at_s=0):
                 await client.publish(topic, payload, qos=1)
@@ -385,6 +387,11 @@ async def _pushed_leaks(
                 await client.publish(topic, payload, qos=1)
             alarm_id = push.payload["alarm_id"]
             await _push(phone, source, "resolved", seen - {alarm_id}, 15)
+            # the valve is reopened only once the gateway has verified it closed,
+            # or the reopening would race the read-back
+            await actions.wait_for(lambda _, n=wanted: actions.reported >= n, 10)
+            if not actions.reports[-1].verified:
+                raise RuntimeError(f"valve not closed: {actions.reports[-1].detail}")
             model.valve_open = True  # the plumber reopens it
             meter.refresh(force=True)
             await asyncio.sleep(rng.uniform(0.05, args.poll_s))
