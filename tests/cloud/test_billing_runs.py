@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -162,3 +163,24 @@ def test_one_off_charges_are_idempotent_and_land_on_the_next_invoice(
     (line,) = [line for line in invoice["lines"] if line["kind"] == "one_off"]
     assert (line["source"], line["source_ref"]) == ("work_order", "WO-17")
     assert Decimal(line["amount"]) == Decimal("180.00")
+
+
+def test_invoices_are_listed_by_status_and_an_unknown_status_is_refused(
+    client: TestClient, admin: Login, site: Site
+) -> None:
+    run = run_march(client, admin, site)
+    client.post(f"/api/v1/billing/runs/{run['id']}/approve", headers=admin.headers)
+
+    def listed(status: str) -> Any:
+        return client.get(
+            "/api/v1/billing/invoices",
+            params={"run_id": run["id"], "status": status},
+            headers=admin.headers,
+        )
+
+    bogus = listed("unpaid")
+
+    assert listed("issued").json()["count"] == 1
+    assert listed("paid").json()["count"] == 0
+    assert bogus.status_code == 422
+    assert "status" in bogus.text and "'issued'" in bogus.text

@@ -51,6 +51,12 @@ def test_a_complaint_is_answered_and_rated(
         headers=site.tenant,
     )
     mine = client.get(f"{API}/me/complaints", headers=site.tenant).json()
+    answered_list = client.get(
+        f"{API}/complaints", params={"status": "answered"}, headers=site.manager
+    )
+    bogus_status = client.get(
+        f"{API}/complaints", params={"status": "done"}, headers=site.manager
+    )
 
     assert early_rating.status_code == 409
     assert "has no answer yet" in early_rating.json()["detail"]
@@ -58,6 +64,9 @@ def test_a_complaint_is_answered_and_rated(
     assert answered.json()["status"] == "answered"
     assert rated.json()["rating"] == 4
     assert [c["id"] for c in mine["data"]] == [complaint["id"]]
+    assert [c["id"] for c in answered_list.json()["data"]] == [complaint["id"]]
+    assert bogus_status.status_code == 422
+    assert "status" in bogus_status.text and "'answered'" in bogus_status.text
 
 
 def test_an_anonymous_survey_counts_each_resident_once(

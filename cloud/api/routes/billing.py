@@ -26,6 +26,7 @@ from cloud.models import (
     Refund,
     Tariff,
 )
+from cloud.models.billing import InvoiceStatus
 from cloud.schemas.billing import (
     AllocationPublic,
     BalancePublic,
@@ -263,7 +264,7 @@ def list_invoices(
     property_id: IdQuery = None,
     person_id: IdQuery = None,
     run_id: IdQuery = None,
-    status: str | None = None,
+    status: InvoiceStatus | None = None,
 ) -> Any:
     filters = {
         Invoice.property_id: property_id,

@@ -4,7 +4,7 @@ residents' own feed under ``/me``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, status
@@ -130,7 +130,7 @@ def list_complaints(
     scope: ScopeDep,
     page: PageDep,
     property_id: IdQuery = None,
-    status: str | None = None,
+    status: Literal["open", "answered", "closed"] | None = None,
 ) -> Any:
     filters = {Complaint.property_id: property_id, Complaint.status: status}
     rows, count = list_visible(session, scope, Complaint, page, filters=filters)
