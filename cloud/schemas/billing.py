@@ -17,12 +17,12 @@ from cloud.billing import (
 )
 from cloud.models.billing import ReviewDecision, TariffKind
 from cloud.schemas.common import (
-    Amount,
     Currency,
     Day,
     Id,
     Instant,
     Label,
+    Money,
     Name,
     Register,
     Strict,
@@ -104,9 +104,9 @@ class TariffPublic(BaseModel):
 class LateFeeRuleIn(Strict):
     effective_from: Day
     daily_rate: Rate
-    minimum: Amount = Decimal("0")
+    minimum: Money = Decimal("0")
     cap_fraction: Rate | None = None
-    cap_amount: Amount | None = None
+    cap_amount: Money | None = None
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -275,14 +275,14 @@ class InvoicePublic(BaseModel):
 
 class CreditNoteCreate(Strict):
     reason: Text
-    amounts: dict[int, Amount] | None = Field(
+    amounts: dict[int, Money] | None = Field(
         default=None, description="Line number → amount; omitted: everything left."
     )
 
 
 class OneOffChargeCreate(Strict):
     property_id: Id
-    amount: Amount
+    amount: Money
     description: Text
     person_id: Id | None = None
     lease_id: Id | None = None
@@ -314,7 +314,7 @@ class PaymentCreate(Strict):
     property_id: Id
     person_id: Id
     unit_id: Id | None = None
-    amount: Amount
+    amount: Money
     received_at: Instant
     method: Label = "bank_transfer"
     reference: Reference | None = None
@@ -349,7 +349,7 @@ class RefundCreate(Strict):
     property_id: Id
     person_id: Id
     unit_id: Id | None = None
-    amount: Amount
+    amount: Money
     refunded_at: Instant
     reference: Reference | None = None
 

@@ -56,6 +56,11 @@ def _fixed_point(value: Decimal) -> Decimal:
     return Decimal(format(value, "f"))
 
 
+def _to_cents(value: Decimal) -> Decimal:
+    """``1e3`` and ``1000.0`` as ``1000.00``: money is answered in cents."""
+    return value.quantize(Decimal("0.01"))
+
+
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Day = Annotated[date, AfterValidator(_in_range_day)]
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range_instant)]
@@ -87,6 +92,17 @@ Amount = Annotated[
     Decimal,
     Field(ge=0, le=10**12, max_digits=16, decimal_places=4),
     AfterValidator(_fixed_point),
+]
+Money = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=10**12,
+        max_digits=16,
+        decimal_places=2,
+        description="An amount of money in whole cents (at most 2 decimals).",
+    ),
+    AfterValidator(_to_cents),
 ]
 Register = Annotated[
     Decimal,

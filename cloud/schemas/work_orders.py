@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.models import Urgency, WorkOrderState
-from cloud.schemas.common import Amount, Day, Id, Instant, Label, Name, Strict
+from cloud.schemas.common import (
+    Amount,
+    Day,
+    Id,
+    Instant,
+    Label,
+    Money,
+    Name,
+    Strict,
+)
 
 Trade = Annotated[
     str,
@@ -36,7 +45,7 @@ class WorkOrderUpdate(Strict):
     description: Note | None = None
     location: Name | None = None
     chargeable: bool | None = None
-    charge_amount: Amount | None = Field(
+    charge_amount: Money | None = Field(
         default=None,
         description="Agreed amount to charge the tenant; without it, the "
         "chargeable parts at cost.",

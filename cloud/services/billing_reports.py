@@ -160,8 +160,9 @@ def arrears(
 
 
 def _bucket(days_past_due: int) -> str:
+    """Due today is not overdue yet (late fees start the day after)."""
     if days_past_due <= 0:
-        return "not_due" if days_past_due < 0 else "0-30"
+        return "not_due"
     for name, limit in AGING_BUCKETS[1:]:
         assert limit is not None
         if days_past_due <= limit:

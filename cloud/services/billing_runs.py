@@ -85,7 +85,15 @@ def run_billing(
             f"The period starting {first} has not begun yet.", field="period_first"
         )
     run = _run_for(session, found.id, first, last, now)
-    charges, held = _charges(session, context)
+    try:
+        charges, held = _charges(session, context)
+    except engine.BillingError as exc:
+        # The data cannot be billed as it stands (a tariff with no price for the
+        # period's first days, lease terms that cannot be right): say what, not 500.
+        raise ConflictError(
+            f"Property {found.id} cannot be billed for {first} to {last}: {exc}.",
+            field="period_first",
+        ) from exc
     run.status, run.computed_at, run.held_readings = RunStatus.DRAFT, now, held
     session.flush()
     for (payer, lease_id), items in sorted(charges.items(), key=_group_order):
@@ -110,14 +118,38 @@ def _group_order(item: tuple[Key, list[_Pending]]) -> tuple[int, int]:
 def _run_for(
     session: Session, property_id: int, first: date, last: date, now: datetime
 ) -> BillingRun:
-    """The run of this property and period, its drafts cleared; a new one if none."""
-    run = session.scalar(
-        sa.select(BillingRun).where(
-            BillingRun.property_id == property_id,
-            BillingRun.period_first == first,
-            BillingRun.period_last == last,
-        )
+    """The run of this property and period, its drafts cleared; a new one if none.
+    A period that overlaps another run of the property is refused: its days would
+    be billed twice. The property's row is locked first, so two runs started at
+    once for overlapping periods queue, and the second sees the first."""
+    session.execute(
+        sa.select(Property.id).where(Property.id == property_id).with_for_update()
     )
+    runs = session.scalars(
+        sa.select(BillingRun)
+        .where(
+            BillingRun.property_id == property_id,
+            BillingRun.period_first <= last,
+            BillingRun.period_last >= first,
+        )
+        .order_by(BillingRun.period_first)
+    )
+    run = None
+    for found in runs:
+        if (found.period_first, found.period_last) == (first, last):
+            run = found
+            continue
+        what = (
+            "correct its invoices with credit notes"
+            if found.status == RunStatus.APPROVED
+            else "delete that draft run first"
+        )
+        raise ConflictError(
+            f"The period {first} to {last} overlaps billing run {found.id} "
+            f"({found.period_first} to {found.period_last}, {found.status}); its "
+            f"days would be billed twice: bill the days outside it, or {what}.",
+            field="period_first",
+        )
     if run is None:
         run = BillingRun(
             property_id=property_id,
@@ -134,6 +166,12 @@ def _run_for(
             "invoices with credit notes.",
             field="period_first",
         )
+    _clear_drafts(session, run)
+    return run
+
+
+def _clear_drafts(session: Session, run: BillingRun) -> None:
+    """Delete a draft run's invoices; their one-off charges wait for a run again."""
     drafts = list(session.scalars(sa.select(Invoice).where(Invoice.run_id == run.id)))
     line_ids = [line.id for invoice in drafts for line in invoice.lines]
     if line_ids:
@@ -145,7 +183,19 @@ def _run_for(
     for invoice in drafts:
         session.delete(invoice)
     session.flush()
-    return run
+
+
+def delete_run(session: Session, scope: Scope, run_id: int) -> None:
+    """Delete a draft run and its draft invoices; an approved run stays."""
+    run = scope.get_for_write(session, BillingRun, run_id)
+    if run.status == RunStatus.APPROVED:
+        raise ConflictError(
+            f"Billing run {run.id} is approved; correct its invoices with credit notes."
+        )
+    _clear_drafts(session, run)
+    session.delete(run)
+    session.flush()
+    logger.info("billing run %s of property %s deleted", run.id, run.property_id)
 
 
 @dataclass(frozen=True)
@@ -482,17 +532,21 @@ def approve_run(
         .where(Invoice.run_id == run.id, Invoice.status == InvoiceStatus.DRAFT)
         .order_by(Invoice.id)
     )
+    terms = settings_of(session, scope.organization_id).payment_terms_days
     for invoice in drafts:
-        issue(session, invoice, today)
+        issue(session, invoice, today, terms)
     run.status = RunStatus.APPROVED.value
     run.approved_at = datetime.now(tz=run.computed_at.tzinfo)
     session.flush()
     return run
 
 
-def issue(session: Session, invoice: Invoice, today: date) -> None:
+def issue(session: Session, invoice: Invoice, today: date, terms_days: int) -> None:
+    """Number and issue a draft. Issued after the due date the run gave it, the
+    invoice is due ``terms_days`` after issue, so a late approval never makes a
+    payer overdue on the day they are billed."""
     invoice.number = take_number(session, invoice, today)
     invoice.issued_on = today
     invoice.status = InvoiceStatus.ISSUED.value
     if invoice.due_date < today:
-        invoice.due_date = today
+        invoice.due_date = today + timedelta(days=terms_days)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cloud import billing as engine
 from cloud.models import Invoice
 from cloud.models.billing import DocumentKind, InvoiceStatus
+from cloud.services import payments
 from cloud.services.access import Scope
 from cloud.services.billing import settings_of
 from cloud.services.billing_runs import line_record, take_number
@@ -107,7 +108,9 @@ def credit_note(
         )
     except engine.BillingError as exc:
         raise InvalidInputError(str(exc), field="amounts") from exc
-    return _store(session, original, document, reason, today)
+    note = _store(session, original, document, reason, today)
+    payments.release_credited(session, original, today)
+    return note
 
 
 def _blank_note(original: Invoice) -> Invoice:

@@ -25,11 +25,15 @@ from cloud import billing as engine
 from cloud.models import (
     Invoice,
     InvoiceLine,
+    Lease,
+    LeaseUnit,
+    OwnershipShare,
     Payment,
     PaymentAllocation,
     Person,
     Property,
     Refund,
+    Unit,
 )
 from cloud.models.billing import DocumentKind, InvoiceStatus
 from cloud.services.access import Permission, Scope
@@ -121,14 +125,12 @@ def record_payment(
     """Store a payment and apply it; the rest is the payer's credit."""
     found = scope.get(session, Property, property_id, field="property_id")
     scope.require_on(Permission.BILLING_WRITE, found.id)
-    person = session.get(Person, person_id)
-    if person is None or person.organization_id != scope.organization_id:
-        raise NotFoundError(f"Person {person_id!r} not found.", field="person_id")
+    _check_payer(session, scope, found.id, person_id, unit_id)
     if amount <= 0:
         raise InvalidInputError(f"amount {amount} must be positive.", field="amount")
     _unique_reference(session, found.id, method, reference)
     settings = settings_of(session, scope.organization_id)
-    received_on = local_today(received_at, settings.timezone)
+    received_on = _not_after_today(received_at, settings.timezone, "received_at")
     record = Payment(
         property_id=found.id,
         person_id=person_id,
@@ -156,6 +158,60 @@ def record_payment(
     )
     _store_allocations(session, record, result)
     return record
+
+
+def _check_payer(
+    session: Session,
+    scope: Scope,
+    property_id: int,
+    person_id: int,
+    unit_id: int | None,
+) -> None:
+    """The person exists in the organization and, when a unit is named, leases or
+    leased it, or owns a share of it: money is never kept on someone else's unit."""
+    person = session.get(Person, person_id)
+    if person is None or person.organization_id != scope.organization_id:
+        raise NotFoundError(f"Person {person_id!r} not found.", field="person_id")
+    if unit_id is None:
+        return
+    if (
+        session.scalar(
+            sa.select(Unit.id).where(
+                Unit.id == unit_id, Unit.property_id == property_id
+            )
+        )
+        is None
+    ):
+        raise NotFoundError(
+            f"Unit {unit_id} not found in property {property_id}.", field="unit_id"
+        )
+    leased = sa.select(LeaseUnit.unit_id).where(
+        LeaseUnit.unit_id == unit_id,
+        LeaseUnit.lease_id.in_(sa.select(Lease.id).where(Lease.tenant_id == person_id)),
+    )
+    owned = sa.select(OwnershipShare.unit_id).where(
+        OwnershipShare.unit_id == unit_id, OwnershipShare.person_id == person_id
+    )
+    if session.scalar(leased.union(owned).limit(1)) is None:
+        raise InvalidInputError(
+            f"Person {person_id} has no lease or ownership share of unit {unit_id}; "
+            "name one of their units, or none.",
+            field="unit_id",
+        )
+
+
+def _not_after_today(moment: datetime, timezone: str, field: str) -> date:
+    """The local day of ``moment``; a day after today is refused (money that has
+    not moved yet would start late fees and allocations on a day to come)."""
+    day = local_today(moment, timezone)
+    today = local_today(datetime.now(UTC), timezone)
+    if day > today:
+        raise InvalidInputError(
+            f"{field} {moment.isoformat()} is on {day}, after today ({today}) in "
+            f"{timezone}.",
+            field=field,
+        )
+    return day
 
 
 def _unique_reference(
@@ -199,6 +255,58 @@ def _store_allocations(
     session.flush()
     for invoice_id in touched:
         refresh_invoice_status(session, invoice_id)
+
+
+def release_credited(session: Session, original: Invoice, today: date) -> Decimal:
+    """After a credit note on ``original``: what was paid on a line beyond what the
+    line still asks is taken off it and becomes its payer's credit again, newest
+    payment first. Allocations are never edited: the release is a negative
+    allocation of the same payment, dated ``today``. Returns the amount released."""
+    line_ids = [line.id for line in original.lines]
+    taken = _taken_off(line_ids, session)
+    released = Decimal(0)
+    for line in original.lines:
+        excess = taken.get(line.id, Decimal(0)) - line.amount
+        if excess <= 0:
+            continue
+        per_payment = session.execute(
+            sa.select(
+                PaymentAllocation.payment_id, sa.func.sum(PaymentAllocation.amount)
+            )
+            .where(PaymentAllocation.invoice_line_id == line.id)
+            .group_by(PaymentAllocation.payment_id)
+            .order_by(PaymentAllocation.payment_id.desc())
+        ).all()
+        for payment_id, net in per_payment:
+            give_back = min(excess, Decimal(net))
+            if give_back <= 0:
+                continue
+            payment = session.get(Payment, payment_id)
+            assert payment is not None  # an allocation's payment exists
+            session.add(
+                PaymentAllocation(
+                    payment_id=payment.id,
+                    property_id=payment.property_id,
+                    invoice_id=original.id,
+                    invoice_line_id=line.id,
+                    amount=-give_back,
+                    applied_on=today,
+                )
+            )
+            payment.unallocated += give_back
+            excess -= give_back
+            released += give_back
+            if excess <= 0:
+                break
+    if released:
+        session.flush()
+        refresh_invoice_status(session, original.id)
+        logger.info(
+            "credit on invoice %s released %s of its payments as credit",
+            original.id,
+            released,
+        )
+    return released
 
 
 def refresh_invoice_status(session: Session, invoice_id: int) -> None:
@@ -254,7 +362,7 @@ def credit_of(
             _same_unit(Refund.unit_id, unit_id),
         )
     )
-    return sum(unallocated, Decimal(0)) - sum(refunded, Decimal(0))
+    return sum(unallocated, Decimal("0.00")) - sum(refunded, Decimal("0.00"))
 
 
 def _same_unit(column: Any, unit_id: int | None) -> Any:
@@ -274,7 +382,9 @@ def refund(
 ) -> Refund:
     found = scope.get(session, Property, property_id, field="property_id")
     scope.require_on(Permission.BILLING_WRITE, found.id)
+    _check_payer(session, scope, found.id, person_id, unit_id)
     settings = settings_of(session, scope.organization_id)
+    refunded_on = _not_after_today(refunded_at, settings.timezone, "refunded_at")
     credit = credit_of(session, found.id, person_id, unit_id)
     balance = engine.AccountBalance(
         str(person_id),
@@ -287,7 +397,7 @@ def refund(
             balance,
             refund_id="new",
             amount=engine.Money(amount, settings.currency),
-            refunded_on=local_today(refunded_at, settings.timezone),
+            refunded_on=refunded_on,
         )
     except engine.PaymentError as exc:
         raise InvalidInputError(str(exc), field="amount") from exc
@@ -320,7 +430,7 @@ def balances(session: Session, scope: Scope, property_id: int) -> list[dict[str,
         )
     )
     rows: dict[tuple[int, int | None], dict[str, Decimal]] = defaultdict(
-        lambda: {"outstanding": Decimal(0), "credit": Decimal(0)}
+        lambda: {"outstanding": Decimal("0.00"), "credit": Decimal("0.00")}
     )
     for person_id in people:
         for item in open_items(
@@ -511,29 +621,51 @@ def export_rows(
             }
             for line in invoice.lines
         ]
-    received = session.scalars(
+    timezone = settings_of(session, scope.organization_id).timezone
+    for payment in session.scalars(
         sa.select(Payment)
         .where(Payment.property_id == found.id)
         .order_by(Payment.received_at, Payment.id)
-    )
-    for payment in received:
-        if not first <= payment.received_at.date() <= last:
-            continue
-        rows.append(
-            {
-                "record": "payment",
-                "number": str(payment.id),
-                "date": payment.received_at.date().isoformat(),
-                "person_id": payment.person_id,
-                "unit_id": payment.unit_id,
-                "kind": payment.method,
-                "description": f"Payment {payment.id}",
-                "amount": str(payment.amount),
-                "currency": payment.currency,
-                "reference": payment.reference or "",
-            }
-        )
-    return rows
+    ):
+        day = local_today(payment.received_at, timezone)
+        if first <= day <= last:
+            rows.append(
+                {
+                    "record": "payment",
+                    "number": str(payment.id),
+                    "date": day.isoformat(),
+                    "person_id": payment.person_id,
+                    "unit_id": payment.unit_id,
+                    "kind": payment.method,
+                    "description": f"Payment {payment.id}",
+                    "amount": str(payment.amount),
+                    "currency": payment.currency,
+                    "reference": payment.reference or "",
+                }
+            )
+    for refund in session.scalars(
+        sa.select(Refund)
+        .where(Refund.property_id == found.id)
+        .order_by(Refund.refunded_at, Refund.id)
+    ):
+        day = local_today(refund.refunded_at, timezone)
+        if first <= day <= last:
+            rows.append(
+                {
+                    "record": "refund",
+                    "number": str(refund.id),
+                    "date": day.isoformat(),
+                    "person_id": refund.person_id,
+                    "unit_id": refund.unit_id,
+                    "kind": "refund",
+                    "description": f"Refund {refund.id}",
+                    "amount": str(-refund.amount),
+                    "currency": refund.currency,
+                    "reference": refund.reference or "",
+                }
+            )
+    # by day; on one day documents, then payments, then refunds, each in order
+    return sorted(rows, key=lambda row: row["date"])
 
 
 def export_csv(rows: list[dict[str, Any]]) -> str:

@@ -343,7 +343,11 @@ def _check_reopen(scope: Scope, record: WorkOrder, now: datetime) -> None:
 
 
 def _check_technician(
-    session: Session, scope: Scope, property_id: int, user_id: int
+    session: Session,
+    scope: Scope,
+    property_id: int,
+    user_id: int,
+    field: str = "assignee_user_id",
 ) -> None:
     user = session.get(User, user_id)
     holds = session.scalar(
@@ -355,7 +359,7 @@ def _check_technician(
     if user is None or user.organization_id != scope.organization_id or not holds:
         raise InvalidInputError(
             f"User {user_id} is not a technician or manager of property {property_id}.",
-            field="assignee_user_id",
+            field=field,
         )
 
 
@@ -402,10 +406,20 @@ def get_for_work(session: Session, scope: Scope, work_order_id: int) -> WorkOrde
     return record
 
 
+def _still_open(record: WorkOrder, what: str) -> None:
+    """A closed order has been billed and a cancelled one is void: neither changes."""
+    if record.state in (S.CLOSED, S.CANCELLED):
+        raise ConflictError(
+            f"Work order {record.id} is {record.state}; {what} cannot change now "
+            "(open a new work order for further work)."
+        )
+
+
 def update_work_order(
     session: Session, scope: Scope, work_order_id: int, given: dict[str, object]
 ) -> WorkOrder:
     record = get_for_work(session, scope, work_order_id)
+    _still_open(record, "its details")
     for name, value in given.items():
         if value is None and name in ("category", "description", "chargeable"):
             raise InvalidInputError(f"{name} cannot be null.", field=name)
@@ -421,6 +435,7 @@ def add_checklist_item(
     session: Session, scope: Scope, work_order_id: int, text: str
 ) -> ChecklistItem:
     record = get_for_work(session, scope, work_order_id)
+    _still_open(record, "its checklist")
     last = session.scalar(
         sa.select(sa.func.max(ChecklistItem.position)).where(
             ChecklistItem.work_order_id == record.id
@@ -466,6 +481,7 @@ def add_labour(
     note: str | None = None,
 ) -> LabourEntry:
     record = get_for_work(session, scope, work_order_id)
+    _still_open(record, "its labour")
     if ended_at <= started_at:
         raise InvalidInputError(
             f"ended_at {ended_at.isoformat()} is not after started_at "
@@ -478,7 +494,9 @@ def add_labour(
             "Name the technician: technician_user_id.", field="technician_user_id"
         )
     if technician != scope.actor.user_id:
-        _check_technician(session, scope, record.property_id, technician)
+        _check_technician(
+            session, scope, record.property_id, technician, "technician_user_id"
+        )
     entry = LabourEntry(
         work_order_id=record.id,
         property_id=record.property_id,
@@ -504,6 +522,7 @@ def add_part(
     chargeable: bool,
 ) -> PartUsed:
     record = get_for_work(session, scope, work_order_id)
+    _still_open(record, "its parts")
     part = PartUsed(
         work_order_id=record.id,
         property_id=record.property_id,

@@ -1184,6 +1184,13 @@ MATRIX.update(
             BILLING_ITEM,
             lambda w, s, r: Call("GET", f"{API}/billing/runs/{bw.run_id(w, s)}"),
         ),
+        ("DELETE", "/api/v1/billing/runs/{run_id}"): Row(
+            BILLING_ITEM,
+            lambda w, s, r: Call(
+                "DELETE",
+                f"{API}/billing/runs/{bw.fresh_run(w, s, approve=False)}",
+            ),
+        ),
         ("POST", "/api/v1/billing/runs/{run_id}/approve"): Row(
             BILLING_ITEM,
             lambda w, s, r: Call(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cloud.models import OneOffCharge, OutboxMessage, Reminder
 from cloud.services import billing_runs, dunning
 from cloud.services.access import Scope
+from cloud.services.billing_reports import _bucket
 from cloud.services.billing_runs import CounterAllocator
 from tests.cloud.billing_site import Site, make_site, run_march
 from tests.cloud.helpers import Login
@@ -128,7 +129,7 @@ def test_an_over_payment_leaves_credit_that_only_a_refund_pays_out(
         f"/api/v1/billing/properties/{billed.property_id}/balances",
         headers=admin.headers,
     ).json()
-    assert (balance["outstanding"], balance["credit"]) == ("0", "0.00")
+    assert (balance["outstanding"], balance["credit"]) == ("0.00", "0.00")
 
 
 def test_a_payment_reference_is_taken_once(
@@ -187,22 +188,35 @@ def test_a_statement_without_its_columns_is_refused_with_the_reason(
     assert "lacks the columns ['reference', 'transaction_id']" in answer.text
 
 
-def test_the_export_lists_issued_lines_and_payments_as_csv_and_json(
+def test_the_export_lists_issued_lines_payments_and_refunds_as_csv_and_json(
     client: TestClient, admin: Login, billed: Billed
 ) -> None:
-    _pay(client, admin, billed, "100.00", reference="BANK-9")
+    _pay(client, admin, billed, "7400.00", reference="BANK-9")
+    refunded = client.post(
+        "/api/v1/billing/refunds",
+        json={
+            "property_id": billed.property_id,
+            "person_id": billed.tenant_id,
+            "amount": "90.00",
+            "refunded_at": "2026-04-12T02:00:00Z",
+            "reference": "BACK-1",
+        },
+        headers=admin.headers,
+    )
+    assert refunded.status_code == 201, refunded.text
     path = f"/api/v1/billing/properties/{billed.property_id}/export"
     span = {"first": "2026-04-01", "last": "2026-04-30"}
 
     as_json = client.get(path, params=span, headers=admin.headers).json()
     as_csv = client.get(path, params=span | {"format": "csv"}, headers=admin.headers)
 
-    records = [(row["record"], row["amount"]) for row in as_json["data"]]
+    records = [(row["record"], row["date"], row["amount"]) for row in as_json["data"]]
     assert records == [
-        ("invoice", "2200.00"),
-        ("invoice", "5000.00"),
-        ("invoice", "110.00"),
-        ("payment", "100.00"),
+        ("invoice", "2026-04-01", "2200.00"),
+        ("invoice", "2026-04-01", "5000.00"),
+        ("invoice", "2026-04-01", "110.00"),
+        ("payment", "2026-04-10", "7400.00"),
+        ("refund", "2026-04-12", "-90.00"),
     ]
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.text.splitlines()[0].startswith("record,number,date")
@@ -227,6 +241,46 @@ def test_a_credit_note_credits_what_remains_and_never_more(
     )
     assert again.status_code == 422
     assert "more than the 0.00 CNY that remains" in again.text
+
+
+def test_crediting_a_paid_line_turns_what_was_paid_on_it_into_credit(
+    client: TestClient, admin: Login, billed: Billed
+) -> None:
+    paid = _pay(client, admin, billed, "7310.00")
+    note = client.post(
+        f"/api/v1/billing/invoices/{billed.invoice['id']}/credit-notes",
+        json={"reason": "Meter misread", "amounts": {"3": "40.00"}},
+        headers=admin.headers,
+    )
+    balances = client.get(
+        f"/api/v1/billing/properties/{billed.property_id}/balances",
+        headers=admin.headers,
+    )
+    refund = client.post(
+        "/api/v1/billing/refunds",
+        json={
+            "property_id": billed.property_id,
+            "person_id": billed.tenant_id,
+            "amount": "40.00",
+            "refunded_at": "2026-04-12T02:00:00Z",
+        },
+        headers=admin.headers,
+    )
+    payment = client.get(
+        f"/api/v1/billing/payments/{paid.json()['id']}", headers=admin.headers
+    ).json()
+
+    assert note.status_code == 201, note.text
+    (row,) = balances.json()
+    assert (row["outstanding"], row["credit"]) == ("0.00", "40.00")
+    invoice = _invoice(client, admin, billed)
+    assert (invoice["status"], invoice["paid"]) == ("paid", "7270.00")
+    # the release is a negative allocation of the same payment: nothing is edited
+    assert [a["amount"] for a in payment["allocations"]][-1] == "-40.00"
+    assert sum(Decimal(a["amount"]) for a in payment["allocations"]) == Decimal(
+        "7270.00"
+    )
+    assert refund.status_code == 201, refund.text
 
 
 def test_dunning_charges_late_fees_once_a_day_and_reminds_through_the_outbox(
@@ -388,3 +442,98 @@ def _report(
     )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "field", "reason"),
+    [
+        pytest.param(
+            {"amount": "1.005"}, 422, "amount", "no more than 2 decimal", id="mills"
+        ),
+        pytest.param({"amount": "0"}, 422, "amount", "must be positive", id="zero"),
+        pytest.param(
+            {"received_at": "2031-12-04T10:00:00Z"},
+            422,
+            "received_at",
+            "after today",
+            id="future",
+        ),
+        pytest.param(
+            {"unit_id": "other"}, 422, "unit_id", "no lease or ownership", id="unit"
+        ),
+        pytest.param(
+            {"person_id": 999_999}, 404, "person_id", "not found", id="person"
+        ),
+    ],
+)
+def test_a_payment_that_cannot_be_right_is_refused_and_nothing_is_kept(
+    client: TestClient,
+    admin: Login,
+    billed: Billed,
+    fields: dict[str, Any],
+    status: int,
+    field: str,
+    reason: str,
+) -> None:
+    fields = dict(fields)
+    if fields.get("unit_id") == "other":
+        fields["unit_id"] = billed.site.estate.units[1]["id"]
+
+    amount = fields.pop("amount", "10.00")
+
+    answer = _pay(client, admin, billed, amount, **fields)
+
+    assert answer.status_code == status, answer.text
+    assert reason in answer.text
+    assert field in answer.text
+    listed = client.get(
+        "/api/v1/billing/payments",
+        params={"property_id": billed.property_id},
+        headers=admin.headers,
+    )
+    assert listed.json()["count"] == 0
+
+
+def test_money_is_answered_in_cents(
+    client: TestClient, admin: Login, billed: Billed
+) -> None:
+    answer = _pay(client, admin, billed, "1e3")
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["amount"] == "1000.00"
+
+
+def test_a_refund_to_nobody_names_the_person(
+    client: TestClient, admin: Login, billed: Billed
+) -> None:
+    answer = client.post(
+        "/api/v1/billing/refunds",
+        json={
+            "property_id": billed.property_id,
+            "person_id": 999_999,
+            "amount": "5.00",
+            "refunded_at": "2026-04-12T02:00:00Z",
+        },
+        headers=admin.headers,
+    )
+
+    assert answer.status_code == 404, answer.text
+    assert "Person 999999 not found" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("days", "bucket"),
+    [
+        (-1, "not_due"),
+        (0, "not_due"),
+        (1, "0-30"),
+        (30, "0-30"),
+        (31, "31-60"),
+        (90, "61-90"),
+        (91, ">90"),
+    ],
+)
+def test_arrears_aging_buckets_start_the_day_after_the_due_date(
+    days: int, bucket: str
+) -> None:
+    assert _bucket(days) == bucket

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -184,3 +184,88 @@ def test_invoices_are_listed_by_status_and_an_unknown_status_is_refused(
     assert listed("paid").json()["count"] == 0
     assert bogus.status_code == 422
     assert "status" in bogus.text and "'issued'" in bogus.text
+
+
+def _run(client: TestClient, admin: Login, site: Site, first: str, last: str) -> Any:
+    return client.post(
+        "/api/v1/billing/runs",
+        json={
+            "property_id": site.property_id,
+            "period_first": first,
+            "period_last": last,
+        },
+        headers=admin.headers,
+    )
+
+
+def test_a_period_overlapping_another_run_is_refused_until_the_draft_is_deleted(
+    client: TestClient, admin: Login, site: Site
+) -> None:
+    march = run_march(client, admin, site)
+
+    straddling = _run(client, admin, site, "2026-03-15", "2026-04-14")
+    deleted = client.delete(
+        f"/api/v1/billing/runs/{march['id']}", headers=admin.headers
+    )
+    left = client.get(
+        "/api/v1/billing/invoices",
+        params={"run_id": march["id"]},
+        headers=admin.headers,
+    )
+    after_delete = _run(client, admin, site, "2026-03-15", "2026-04-14")
+
+    assert straddling.status_code == 409
+    assert f"overlaps billing run {march['id']}" in straddling.json()["detail"]
+    assert "delete that draft run first" in straddling.json()["detail"]
+    assert deleted.status_code == 204
+    assert left.json()["count"] == 0
+    assert after_delete.status_code == 201, after_delete.text
+
+
+def test_an_approved_run_is_neither_deleted_nor_overlapped(
+    client: TestClient, admin: Login, site: Site
+) -> None:
+    march = run_march(client, admin, site)
+    client.post(f"/api/v1/billing/runs/{march['id']}/approve", headers=admin.headers)
+
+    deleted = client.delete(
+        f"/api/v1/billing/runs/{march['id']}", headers=admin.headers
+    )
+    quarter = _run(client, admin, site, "2026-01-01", "2026-03-31")
+    april = _run(client, admin, site, "2026-04-01", "2026-04-30")
+
+    assert deleted.status_code == 409
+    assert "is approved" in deleted.json()["detail"]
+    assert quarter.status_code == 409
+    assert "credit notes" in quarter.json()["detail"]
+    assert april.status_code == 201, april.text
+
+
+def test_a_period_starting_before_the_tariff_is_refused_naming_the_tariff(
+    client: TestClient, admin: Login, site: Site
+) -> None:
+    early = _run(client, admin, site, "2025-12-01", "2026-03-31")
+
+    assert early.status_code == 409, early.text
+    detail = early.json()["detail"]
+    assert f"tariff {site.tariff['id']} has no version in force" in detail
+    assert "2025-12-01" in detail
+
+
+def test_an_invoice_approved_after_its_due_date_gets_the_payment_terms_from_issue(
+    client: TestClient, admin: Login, site: Site
+) -> None:
+    march = run_march(client, admin, site)  # due 15 April with 15 days' terms
+    settings = client.get("/api/v1/billing/settings", headers=admin.headers).json()
+
+    client.post(f"/api/v1/billing/runs/{march['id']}/approve", headers=admin.headers)
+
+    invoice = client.get(
+        f"/api/v1/billing/invoices/{march['invoice_ids'][0]}", headers=admin.headers
+    ).json()
+    issued = date.fromisoformat(invoice["issued_on"])
+    assert issued > date(2026, 4, 15)
+    assert issued == billing.local_today(datetime.now(UTC), settings["timezone"])
+    assert date.fromisoformat(invoice["due_date"]) == issued + timedelta(
+        days=settings["payment_terms_days"]
+    )

@@ -153,6 +153,21 @@ def test_a_reported_leak_is_fixed_and_rated(
         ("in_progress", "resolved"),
         ("resolved", "closed"),
     ]
+    # Closed, it was billed: nothing on it changes any more.
+    late_part = client.post(
+        f"{API}/work-orders/{order['id']}/parts",
+        json={"description": "Washer", "quantity": "1", "unit_cost": "0.50"},
+        headers=site.technician,
+    )
+    late_charge = client.patch(
+        f"{API}/work-orders/{order['id']}",
+        json={"charge_amount": "12.00"},
+        headers=site.manager,
+    )
+    assert late_part.status_code == 409
+    assert "is closed; its parts cannot change" in late_part.json()["detail"]
+    assert late_charge.status_code == 409
+    assert "is closed; its details cannot change" in late_charge.json()["detail"]
     # Closing hands the chargeable parts to billing, once, on the tenant's lease.
     assert closed["state"] == "closed"
     assert [
@@ -239,6 +254,15 @@ def test_bad_input_is_refused_with_the_reason(
         json={"unit_id": site.unit_id, "category": "Plumbing!", "title": "x"},
         headers=site.manager,
     )
+    tenant_as_technician = client.post(
+        f"{API}/work-orders/{order['id']}/labour",
+        json={
+            "started_at": "2026-03-01T10:00:00+00:00",
+            "ended_at": "2026-03-01T11:00:00+00:00",
+            "technician_user_id": me(client, site.tenant)["id"],
+        },
+        headers=site.manager,
+    )
     not_a_photo = client.post(
         f"{API}/work-orders/{order['id']}/photos",
         files={"file": ("leak.png", b"GIF89a....", "image/png")},
@@ -253,6 +277,9 @@ def test_bad_input_is_refused_with_the_reason(
     assert "needs assignee_user_id or team" in reason(no_assignee)
     assert bad_trade.status_code == 422
     assert bad_trade.json()["detail"][0]["loc"][-1] == "category"
+    assert tenant_as_technician.status_code == 422
+    assert "is not a technician or manager" in reason(tenant_as_technician)
+    assert tenant_as_technician.json()["detail"][0]["loc"][-1] == "technician_user_id"
     assert not_a_photo.status_code == 415
     assert "is not a PDF, PNG or JPEG" in not_a_photo.json()["detail"]
 

@@ -245,6 +245,13 @@ def read_run(session: SessionDep, scope: ScopeDep, run_id: IdPath) -> Any:
     return _run_public(session, scope.get(session, BillingRun, run_id))
 
 
+@router.delete("/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_run(session: SessionDep, scope: ScopeDep, run_id: IdPath) -> None:
+    """Delete a draft run and its draft invoices (an approved run is kept)."""
+    billing_runs.delete_run(session, scope, run_id)
+    session.commit()
+
+
 @router.post("/runs/{run_id}/approve", response_model=BillingRunPublic)
 def approve_run(session: SessionDep, scope: ScopeDep, run_id: IdPath) -> Any:
     """Issue the run's drafts: numbered gaplessly per organization and year."""
