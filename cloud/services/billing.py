@@ -585,17 +585,10 @@ def _record_one_off(
     return record
 
 
-def _payer(
-    session: Session,
-    property_id: int,
-    person_id: int | None,
-    lease_id: int | None,
-    unit_id: int | None,
-    on: date,
-) -> tuple[int, int | None]:
+def require_unit_in(session: Session, property_id: int, unit_id: int) -> None:
+    """404 on ``unit_id`` unless the unit belongs to the property."""
     if (
-        unit_id is not None
-        and session.scalar(
+        session.scalar(
             sa.select(Unit.id).where(
                 Unit.id == unit_id, Unit.property_id == property_id
             )
@@ -605,6 +598,18 @@ def _payer(
         raise NotFoundError(
             f"Unit {unit_id} not found in property {property_id}.", field="unit_id"
         )
+
+
+def _payer(
+    session: Session,
+    property_id: int,
+    person_id: int | None,
+    lease_id: int | None,
+    unit_id: int | None,
+    on: date,
+) -> tuple[int, int | None]:
+    if unit_id is not None:
+        require_unit_in(session, property_id, unit_id)
     if lease_id is not None:
         lease = session.scalar(
             sa.select(Lease).where(

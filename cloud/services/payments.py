@@ -33,11 +33,10 @@ from cloud.models import (
     Person,
     Property,
     Refund,
-    Unit,
 )
 from cloud.models.billing import DocumentKind, InvoiceStatus
 from cloud.services.access import Permission, Scope
-from cloud.services.billing import local_today, settings_of
+from cloud.services.billing import local_today, require_unit_in, settings_of
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -174,17 +173,7 @@ def _check_payer(
         raise NotFoundError(f"Person {person_id!r} not found.", field="person_id")
     if unit_id is None:
         return
-    if (
-        session.scalar(
-            sa.select(Unit.id).where(
-                Unit.id == unit_id, Unit.property_id == property_id
-            )
-        )
-        is None
-    ):
-        raise NotFoundError(
-            f"Unit {unit_id} not found in property {property_id}.", field="unit_id"
-        )
+    require_unit_in(session, property_id, unit_id)
     leased = sa.select(LeaseUnit.unit_id).where(
         LeaseUnit.unit_id == unit_id,
         LeaseUnit.lease_id.in_(sa.select(Lease.id).where(Lease.tenant_id == person_id)),
@@ -622,46 +611,34 @@ def export_rows(
             for line in invoice.lines
         ]
     timezone = settings_of(session, scope.organization_id).timezone
-    for payment in session.scalars(
+    payments = session.scalars(
         sa.select(Payment)
         .where(Payment.property_id == found.id)
         .order_by(Payment.received_at, Payment.id)
-    ):
-        day = local_today(payment.received_at, timezone)
-        if first <= day <= last:
-            rows.append(
-                {
-                    "record": "payment",
-                    "number": str(payment.id),
-                    "date": day.isoformat(),
-                    "person_id": payment.person_id,
-                    "unit_id": payment.unit_id,
-                    "kind": payment.method,
-                    "description": f"Payment {payment.id}",
-                    "amount": str(payment.amount),
-                    "currency": payment.currency,
-                    "reference": payment.reference or "",
-                }
-            )
-    for refund in session.scalars(
+    )
+    refunds = session.scalars(
         sa.select(Refund)
         .where(Refund.property_id == found.id)
         .order_by(Refund.refunded_at, Refund.id)
-    ):
-        day = local_today(refund.refunded_at, timezone)
+    )
+    moved: list[tuple[str, Payment | Refund, datetime, str, Decimal, str]] = [
+        ("payment", p, p.received_at, p.method, p.amount, "Payment") for p in payments
+    ] + [("refund", r, r.refunded_at, "refund", -r.amount, "Refund") for r in refunds]
+    for record_kind, record, at, kind, amount, label in moved:
+        day = local_today(at, timezone)
         if first <= day <= last:
             rows.append(
                 {
-                    "record": "refund",
-                    "number": str(refund.id),
+                    "record": record_kind,
+                    "number": str(record.id),
                     "date": day.isoformat(),
-                    "person_id": refund.person_id,
-                    "unit_id": refund.unit_id,
-                    "kind": "refund",
-                    "description": f"Refund {refund.id}",
-                    "amount": str(-refund.amount),
-                    "currency": refund.currency,
-                    "reference": refund.reference or "",
+                    "person_id": record.person_id,
+                    "unit_id": record.unit_id,
+                    "kind": kind,
+                    "description": f"{label} {record.id}",
+                    "amount": str(amount),
+                    "currency": record.currency,
+                    "reference": record.reference or "",
                 }
             )
     # by day; on one day documents, then payments, then refunds, each in order
